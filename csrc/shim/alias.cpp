@@ -1,0 +1,110 @@
+#include "alias.h"
+
+#include "allocator.h"
+
+#include <c10/core/TensorImpl.h>
+#include <c10/core/impl/LocalDispatchKeySet.h>
+
+namespace deeplink {
+namespace {
+
+thread_local int t_backend = -1;
+thread_local int t_device = 0;
+
+// Serves storage growth of aliases: the bytes come from the deeplink allocator (so they can be
+// moved into the deeplink storage afterwards) but are labelled with the ATen device.
+class GrowthAllocator final : public c10::Allocator {
+ public:
+  c10::DataPtr allocate(size_t n) override {
+    TORCH_CHECK(t_backend >= 0, "deeplink: internal error: alias storage grown outside a kernel call");
+    c10::DataPtr dp = allocate_on(t_backend, t_device, n);
+    dp.unsafe_set_device(label_);
+    return dp;
+  }
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    std::memcpy(dest, src, count);
+  }
+  c10::Device label_{c10::DeviceType::CPU};
+};
+
+GrowthAllocator g_growth;
+
+c10::DispatchKey key_for(c10::DeviceType t) {
+  return t == c10::DeviceType::CUDA ? c10::DispatchKey::CUDA : c10::DispatchKey::CPU;
+}
+
+}  // namespace
+
+AliasScope::AliasScope(int backend, int device) : prev_backend(t_backend), prev_device(t_device) {
+  t_backend = backend;
+  t_device = device;
+}
+AliasScope::~AliasScope() {
+  t_backend = prev_backend;
+  t_device = prev_device;
+}
+
+at::Tensor make_alias(const at::Tensor& t, c10::DeviceType aten_type) {
+  c10::StorageImpl* src = t.storage().unsafeGetStorageImpl();
+  c10::Device dev = aten_type == c10::DeviceType::CPU ? c10::Device(c10::DeviceType::CPU)
+                                                      : c10::Device(aten_type, t.device().index());
+  auto storage = c10::make_intrusive<c10::StorageImpl>(
+      c10::StorageImpl::use_byte_size_t(), src->nbytes(), c10::DataPtr(src->mutable_data(), dev),
+      aten_type == c10::DeviceType::CPU ? static_cast<c10::Allocator*>(&g_growth) : nullptr,
+      /*resizable=*/aten_type == c10::DeviceType::CPU);
+  auto impl = c10::make_intrusive<c10::TensorImpl>(c10::Storage(std::move(storage)),
+                                                   c10::DispatchKeySet(key_for(aten_type)), t.dtype());
+  impl->set_sizes_and_strides(t.sizes(), t.strides(), t.storage_offset());
+  if (t.is_conj()) impl->_set_conj(true);
+  if (t.is_neg()) impl->_set_neg(true);
+  return at::Tensor(std::move(impl));
+}
+
+void sync_back(const at::Tensor& orig, const at::Tensor& alias) {
+  c10::StorageImpl* os = orig.storage().unsafeGetStorageImpl();
+  c10::StorageImpl* as = alias.storage().unsafeGetStorageImpl();
+  c10::TensorImpl* oi = orig.unsafeGetTensorImpl();
+  const c10::Device dev = orig.device();
+  if (as->data() != os->data() || as->nbytes() != os->nbytes()) {
+    if (owner_of(as->data_ptr()) != nullptr) {
+      // Grown through GrowthAllocator: the bytes are deeplink's; move them over.
+      c10::DataPtr dp = as->set_data_ptr(c10::DataPtr(nullptr, as->device()));
+      dp.unsafe_set_device(dev);
+      os->set_data_ptr_noswap(std::move(dp));
+      os->set_nbytes(as->nbytes());
+    } else if (as->data() != os->data()) {
+      // The kernel pointed the alias at memory ATen allocated (e.g. set_ to a fresh buffer): adopt it.
+      c10::intrusive_ptr<c10::StorageImpl> keep = c10::intrusive_ptr<c10::StorageImpl>::reclaim_copy(as);
+      auto* tag = owner_of(os->data_ptr());
+      int backend = tag ? tag->backend : 0;
+      os->set_data_ptr_noswap(adopt_storage(std::move(keep), backend, dev.index()));
+      os->set_nbytes(as->nbytes());
+    } else {
+      os->set_nbytes(as->nbytes());
+    }
+  }
+  if (oi->sizes() != alias.sizes() || oi->strides() != alias.strides() ||
+      oi->storage_offset() != alias.storage_offset()) {
+    oi->set_sizes_and_strides(alias.sizes(), alias.strides(), alias.storage_offset());
+  }
+}
+
+at::Tensor adopt_tensor(const at::Tensor& r, int backend, int device) {
+  c10::StorageImpl* src = r.storage().unsafeGetStorageImpl();
+  size_t nbytes = src->nbytes();
+  c10::DataPtr dp = adopt_storage(c10::intrusive_ptr<c10::StorageImpl>::reclaim_copy(src), backend, device);
+  c10::Storage storage(c10::make_intrusive<c10::StorageImpl>(c10::StorageImpl::use_byte_size_t(), nbytes,
+                                                              std::move(dp), device_allocator(), /*resizable=*/true));
+  return view_on(storage, r);
+}
+
+at::Tensor view_on(const c10::Storage& base_storage, const at::Tensor& r) {
+  auto impl = c10::make_intrusive<c10::TensorImpl>(c10::Storage(base_storage),
+                                                   c10::DispatchKeySet(c10::DispatchKey::PrivateUse1), r.dtype());
+  impl->set_sizes_and_strides(r.sizes(), r.strides(), r.storage_offset());
+  if (r.is_conj()) impl->_set_conj(true);
+  if (r.is_neg()) impl->_set_neg(true);
+  return at::Tensor(std::move(impl));
+}
+
+}  // namespace deeplink

@@ -1,0 +1,114 @@
+// deeplink._C: the Python surface of the shim. Kept thin: policy lives in Python (deeplink/),
+// mechanism lives here.
+#include "allocator.h"
+#include "device_state.h"
+#include "generator.h"
+#include "router.h"
+#include "runtime.h"
+#include "storage_ops.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/Generator.h>
+#include <torch/extension.h>
+
+namespace py = pybind11;
+
+namespace deeplink {
+void register_hooks();
+}
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  using namespace deeplink;
+  register_hooks();
+
+  m.def("_host_runtime_table", [] { return reinterpret_cast<uintptr_t>(host_runtime_table()); },
+        "Address of the CPU reference backend's dl_runtime_v1 table.");
+
+  m.def("_register_backend",
+        [](const std::string& name, py::object runtime, py::object passthrough) {
+          BackendSlot slot;
+          slot.name = name;
+          if (py::hasattr(runtime, "table_address")) {
+            slot.runtime = make_ctable_runtime(name, runtime.attr("table_address").cast<uintptr_t>());
+          } else {
+            slot.runtime = make_python_runtime(name, runtime.ptr());
+          }
+          if (!passthrough.is_none()) {
+            std::string p = passthrough.cast<std::string>();
+            TORCH_CHECK(p == "cpu" || p == "cuda", "deeplink backend '", name, "': Passthrough device must be 'cpu' or 'cuda', got '", p, "'");
+            slot.passthrough = p == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
+          }
+          slot.device_count = slot.runtime->device_count();
+          TORCH_CHECK(slot.device_count > 0, "deeplink backend '", name, "': its runtime reports 0 devices");
+          return register_backend_slot(std::move(slot));
+        },
+        py::arg("name"), py::arg("runtime"), py::arg("passthrough") = py::none());
+  m.def("_set_active_backend", [](int id) {
+    set_active_backend_id(id);
+    if (current_device() >= device_count()) set_current_device(0);
+    invalidate_routes();
+  });
+  m.def("_active_backend", [] { return active_backend_id(); });
+  m.def("_backend_device_count", [](int id) { return backend_slot(id).device_count; });
+  m.def("_backend_host_accessible", [](int id) { return backend_slot(id).runtime->host_accessible(); });
+
+  m.def("_set_route_resolver", [](py::object fn) { set_route_resolver(fn.ptr()); });
+  m.def("_invalidate_routes", &invalidate_routes);
+  m.def("_op_stats", [] {
+    py::dict d;
+    for (OpCounters* c : all_counters()) {
+      uint64_t n = c->native, dc = c->decomposed, f = c->fallback;
+      if (n || dc || f) d[py::str(c->name)] = py::make_tuple(n, dc, f);
+    }
+    return d;
+  });
+  m.def("_reset_op_stats", &reset_counters);
+
+  m.def("_device_count", [] { return device_count(); });
+  m.def("_current_device", [] { return current_device(); });
+  m.def("_set_device", [](int d) { set_current_device(d); });
+  m.def("_synchronize", [](int d) {
+    py::gil_scoped_release nogil;
+    active_backend().runtime->synchronize(d < 0 ? current_device() : d);
+  });
+
+  m.def("_memory_stats", [](int d) {
+    MemoryStats s = memory_stats(d < 0 ? current_device() : d);
+    py::dict r;
+    r["allocated_bytes.all.current"] = s.allocated;
+    r["allocated_bytes.all.peak"] = s.allocated_peak;
+    r["reserved_bytes.all.current"] = s.reserved;
+    r["reserved_bytes.all.peak"] = s.reserved_peak;
+    r["num_runtime_mallocs"] = s.runtime_mallocs;
+    r["num_runtime_frees"] = s.runtime_frees;
+    r["num_cache_hits"] = s.cache_hits;
+    r["num_adopted"] = s.adopted;
+    return r;
+  });
+  m.def("_reset_peak_memory_stats", [](int d) { reset_peak_stats(d < 0 ? current_device() : d); });
+  m.def("_empty_cache", [] { empty_cache(); });
+
+  m.def("_tensor_backend", [](const at::Tensor& t) {
+    TORCH_CHECK(t.device().type() == c10::DeviceType::PrivateUse1, "expected a deeplink tensor, got ", t.device());
+    return owner_backend(t);
+  });
+  m.def("_host_view", [](const at::Tensor& t) {
+    TORCH_CHECK(t.device().type() == c10::DeviceType::PrivateUse1, "host_view: expected a deeplink tensor, got ", t.device());
+    int b = owner_backend(t);
+    TORCH_CHECK(backend_slot(b).runtime->host_accessible(), "host_view: backend '", backend_slot(b).name,
+                "' keeps its memory on the device (runtime.host_accessible is False); copy with .cpu() instead");
+    c10::Storage keep = t.storage();
+    void* base = keep.mutable_data();
+    auto opts = t.options().device(c10::kCPU);
+    return at::from_blob(static_cast<char*>(base) + t.storage_offset() * t.itemsize(), t.sizes(), t.strides(),
+                          [keep](void*) {}, opts);
+  });
+  m.def("_inner_generator", [](py::object gen, int device) {
+    std::optional<at::Generator> g;
+    if (!gen.is_none()) g = THPGenerator_Unwrap(gen.ptr());
+    return py::reinterpret_steal<py::object>(THPGenerator_Wrap(inner_generator(g, static_cast<c10::DeviceIndex>(device))));
+  });
+  m.def("_default_generator", [](int device) {
+    return py::reinterpret_steal<py::object>(THPGenerator_Wrap(default_generator(static_cast<c10::DeviceIndex>(device))));
+  });
+}

@@ -1,0 +1,476 @@
+#include "router.h"
+
+#include "alias.h"
+#include "allocator.h"
+#include "device_state.h"
+#include "generator.h"
+#include "runtime.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/DeviceGuard.h>
+#include <torch/csrc/jit/python/pybind_utils.h>
+#include <torch/library.h>
+
+#include <mutex>
+#include <shared_mutex>
+#include <sstream>
+#include <unordered_map>
+
+namespace py = pybind11;
+
+namespace deeplink {
+namespace {
+
+// ---------------------------------------------------------------- counters
+std::mutex g_counters_mutex;
+std::unordered_map<std::string, OpCounters*> g_counters;
+
+// ---------------------------------------------------------------- routes
+enum class Kind : uint8_t { Passthrough, Python, Decomposed, Fallback, Missing };
+enum class Policy : uint8_t { Warn, Silent, Error };
+
+struct Route {
+  uint64_t generation = 0;
+  Kind kind = Kind::Missing;
+  Policy policy = Policy::Warn;
+  c10::DeviceType passthrough = c10::DeviceType::CPU;
+  PyObject* fn = nullptr;  // python / decomposed kernel (strong reference)
+  std::string message;     // missing: why
+  OpCounters* counters = nullptr;
+  std::atomic<bool> warned{false};
+  std::vector<size_t> generator_args;  // schema positions of `Generator?` arguments
+  std::vector<bool> writes;            // schema positions written in place (Tensor(a!))
+};
+
+std::atomic<uint64_t> g_generation{1};
+std::shared_mutex g_routes_mutex;
+std::unordered_map<const c10::FunctionSchema*, Route*> g_routes;
+PyObject* g_resolver = nullptr;
+
+std::string op_name_of(const c10::FunctionSchema& schema) {
+  const auto& n = schema.operator_name();
+  std::string name = n.name;
+  if (name.rfind("aten::", 0) == 0) name = name.substr(6);
+  if (!n.overload_name.empty()) name += "." + n.overload_name;
+  return name;
+}
+
+Kind parse_kind(const std::string& k) {
+  if (k == "passthrough") return Kind::Passthrough;
+  if (k == "python") return Kind::Python;
+  if (k == "decomposed") return Kind::Decomposed;
+  if (k == "fallback") return Kind::Fallback;
+  return Kind::Missing;
+}
+
+void resolve_into(Route* r, const c10::FunctionSchema& schema, uint64_t gen) {
+  std::string name = op_name_of(schema);
+  py::gil_scoped_acquire gil;
+  TORCH_CHECK(g_resolver != nullptr, "deeplink: dispatcher not initialised (import deeplink)");
+  py::tuple res = py::reinterpret_borrow<py::object>(g_resolver)(name);
+  std::string kind = res[0].cast<std::string>();
+  std::string policy = res[2].cast<std::string>();
+  r->kind = parse_kind(kind);
+  r->policy = policy == "error" ? Policy::Error : policy == "silent" ? Policy::Silent : Policy::Warn;
+  if (r->fn) Py_DECREF(r->fn);
+  r->fn = nullptr;
+  r->message.clear();
+  if (r->kind == Kind::Passthrough) {
+    r->passthrough = res[1].cast<std::string>() == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
+  } else if (r->kind == Kind::Python || r->kind == Kind::Decomposed) {
+    r->fn = res[1].ptr();
+    Py_INCREF(r->fn);
+  } else if (r->kind == Kind::Missing) {
+    r->message = res[1].cast<std::string>();
+  }
+  r->generation = gen;
+}
+
+Route* route_for(const c10::OperatorHandle& op) {
+  const c10::FunctionSchema* key = &op.schema();
+  uint64_t gen = g_generation.load(std::memory_order_acquire);
+  {
+    std::shared_lock<std::shared_mutex> lock(g_routes_mutex);
+    auto it = g_routes.find(key);
+    if (it != g_routes.end() && it->second->generation == gen) return it->second;
+  }
+  Route* r;
+  {
+    std::unique_lock<std::shared_mutex> lock(g_routes_mutex);
+    auto it = g_routes.find(key);
+    if (it == g_routes.end()) {
+      r = new Route();
+      r->counters = counters_for(op_name_of(*key));
+      const auto& args = key->arguments();
+      r->writes.resize(args.size());
+      for (size_t i = 0; i < args.size(); ++i) {
+        const auto& t = args[i].type();
+        if (t->kind() == c10::TypeKind::OptionalType &&
+            t->castRaw<c10::OptionalType>()->getElementType()->kind() == c10::TypeKind::GeneratorType) {
+          r->generator_args.push_back(i);
+        }
+        r->writes[i] = args[i].alias_info() && args[i].alias_info()->isWrite();
+      }
+      g_routes.emplace(key, r);
+    } else {
+      r = it->second;
+    }
+  }
+  // Resolve outside the map lock: the resolver runs Python and may dispatch ops itself.
+  resolve_into(r, *key, gen);
+  return r;
+}
+
+// ---------------------------------------------------------------- helpers
+std::string describe(const c10::FunctionSchema& schema, const torch::jit::Stack& stack, size_t start) {
+  std::ostringstream os;
+  const auto& args = schema.arguments();
+  bool first = true;
+  auto put = [&](const std::string& name, const at::Tensor& t) {
+    if (!t.defined()) return;
+    os << (first ? "" : ", ") << name << ": " << c10::toString(t.scalar_type()) << t.sizes() << " on " << t.device();
+    first = false;
+  };
+  for (size_t i = 0; i < args.size() && start + i < stack.size(); ++i) {
+    const c10::IValue& v = stack[start + i];
+    if (v.isTensor()) {
+      put(args[i].name(), v.toTensor());
+    } else if (v.isTensorList()) {
+      auto list = v.toTensorList();
+      os << (first ? "" : ", ") << args[i].name() << ": " << list.size() << " tensors";
+      first = false;
+      if (list.size() > 0) os << " (first " << c10::toString(list.get(0).scalar_type()) << list.get(0).sizes() << ")";
+    }
+  }
+  return first ? std::string("no tensor arguments") : os.str();
+}
+
+[[noreturn]] void raise_not_native(const Route& r, const c10::OperatorHandle& op, const torch::jit::Stack& stack,
+                                   size_t start, const std::string& why) {
+  const std::string name = op_name_of(op.schema());
+  TORCH_CHECK_NOT_IMPLEMENTED(false, "deeplink: aten::", name, " has no native kernel on backend '",
+                              active_backend().name, "' (", why, "; arguments: ", describe(op.schema(), stack, start),
+                              "). ",
+                              r.policy == Policy::Error
+                                  ? "DEEPLINK_FALLBACK=error forbids running it on the CPU; unset it (or "
+                                    "deeplink.set_fallback_mode('warn')) to fall back, or implement the op in the backend."
+                                  : "No CPU kernel exists either; implement it in the backend or avoid the op.");
+}
+
+// A deeplink tensor in the arguments: its device must agree with the others, and its memory must
+// belong to the backend that will run the op.
+void check_tensor(const at::Tensor& t, int backend, int& device, const c10::OperatorHandle& op) {
+  if (t.device().type() == c10::DeviceType::PrivateUse1) {
+    if (device < 0) {
+      device = t.device().index();
+    } else {
+      TORCH_CHECK(device == t.device().index(), "Expected all tensors to be on the same device, but found at least two "
+                  "devices, deeplink:", device, " and deeplink:", static_cast<int>(t.device().index()),
+                  "! (aten::", op_name_of(op.schema()), ")");
+    }
+    if (t.storage().data() != nullptr) {
+      const OwnerTag* tag = owner_of(t.storage().data_ptr());
+      int owner = tag ? tag->backend : backend;
+      TORCH_CHECK(owner == backend, "deeplink: aten::", op_name_of(op.schema()), " got a tensor whose memory belongs to "
+                  "backend '", backend_slot(owner).name, "' while backend '", backend_slot(backend).name,
+                  "' is active. Tensors do not move between backends implicitly: call deeplink.use('",
+                  backend_slot(owner).name, "') first, or move the tensor with .cpu() and back.");
+    }
+  } else if (t.dim() != 0) {
+    TORCH_CHECK(false, "Expected all tensors to be on the same device, but found at least two devices, deeplink and ",
+                t.device(), "! (aten::", op_name_of(op.schema()), ": a ", t.device().type(),
+                " tensor of shape ", t.sizes(), " was passed; move it with .to('deeplink'))");
+  }
+}
+
+struct Converted {
+  at::Tensor orig, alias;
+  bool write;
+};
+
+// Rewrites the arguments of one call in place: deeplink tensors -> `convert(t)`, deeplink
+// devices -> `aten_device`, generators -> the inner generator of the ATen device. Returns the
+// device index the op runs on.
+template <typename F>
+int rewrite_args(const c10::OperatorHandle& op, const Route& r, torch::jit::Stack& stack, size_t start, int backend,
+                 c10::Device aten_device, std::vector<Converted>& conv, F convert) {
+  const size_t n = op.schema().arguments().size();
+  int device = -1;
+  // Pass 1: devices and ownership, so errors come before any work.
+  for (size_t i = 0; i < n; ++i) {
+    const c10::IValue& v = stack[start + i];
+    if (v.isTensor()) {
+      check_tensor(v.toTensor(), backend, device, op);
+    } else if (v.isTensorList()) {
+      for (const at::Tensor& t : v.toTensorList()) check_tensor(t, backend, device, op);
+    } else if (v.isList()) {
+      for (const c10::IValue& e : v.toListRef())
+        if (e.isTensor()) check_tensor(e.toTensor(), backend, device, op);
+    } else if (v.isDevice() && v.toDevice().type() == c10::DeviceType::PrivateUse1 && device < 0) {
+      device = v.toDevice().has_index() ? v.toDevice().index() : current_device();
+    }
+  }
+  if (device < 0) device = current_device();
+  auto conv1 = [&](const at::Tensor& t, bool write) -> at::Tensor {
+    if (!t.defined() || t.device().type() != c10::DeviceType::PrivateUse1) return t;
+    at::Tensor a = convert(t);
+    conv.push_back({t, a, write});
+    return a;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    c10::IValue& v = stack[start + i];
+    const bool write = r.writes[i];
+    if (v.isTensor()) {
+      v = conv1(v.toTensor(), write);
+    } else if (v.isTensorList()) {
+      auto list = v.toTensorList();
+      c10::List<at::Tensor> out;
+      out.reserve(list.size());
+      for (const at::Tensor& t : list) out.push_back(conv1(t, write));
+      v = std::move(out);
+    } else if (v.isList() && v.toListRef().size() > 0) {
+      // List<Tensor?> (index / index_put_ indices)
+      auto list = v.toList();
+      bool has_tensor = false;
+      for (const c10::IValue& e : list) has_tensor |= e.isTensor();
+      if (has_tensor) {
+        c10::List<std::optional<at::Tensor>> out;
+        for (const c10::IValue& e : list)
+          out.push_back(e.isTensor() ? std::optional<at::Tensor>(conv1(e.toTensor(), write)) : std::nullopt);
+        v = std::move(out);
+      }
+    } else if (v.isDevice() && v.toDevice().type() == c10::DeviceType::PrivateUse1) {
+      v = aten_device;
+    }
+  }
+  for (size_t i : r.generator_args) {
+    c10::IValue& v = stack[start + i];
+    std::optional<at::Generator> g;
+    if (v.isGenerator()) g = v.toGenerator();
+    at::Generator inner = inner_generator(g, static_cast<c10::DeviceIndex>(device));
+    if (inner.device().type() == aten_device.type()) v = inner;
+  }
+  return device;
+}
+
+// Map one returned tensor of an ATen kernel back to a deeplink tensor.
+at::Tensor map_result(const at::Tensor& res, const std::vector<Converted>& conv, int backend, int device,
+                      std::unordered_map<c10::StorageImpl*, c10::Storage>& adopted) {
+  if (!res.defined() || res.device().type() == c10::DeviceType::PrivateUse1) return res;
+  for (const Converted& c : conv) {
+    if (res.unsafeGetTensorImpl() == c.alias.unsafeGetTensorImpl()) return c.orig;  // in-place / out=
+  }
+  c10::StorageImpl* s = res.storage().unsafeGetStorageImpl();
+  for (const Converted& c : conv) {
+    if (s == c.alias.storage().unsafeGetStorageImpl()) return view_on(c.orig.storage(), res);  // a view
+  }
+  auto it = adopted.find(s);
+  if (it != adopted.end()) return view_on(it->second, res);
+  at::Tensor t = adopt_tensor(res, backend, device);
+  adopted.emplace(s, t.storage());
+  return t;
+}
+
+void map_results(const c10::OperatorHandle& op, torch::jit::Stack& stack, const std::vector<Converted>& conv,
+                 int backend, int device) {
+  const size_t m = op.schema().returns().size();
+  std::unordered_map<c10::StorageImpl*, c10::Storage> adopted;
+  for (size_t i = stack.size() - m; i < stack.size(); ++i) {
+    c10::IValue& v = stack[i];
+    if (v.isTensor()) {
+      v = map_result(v.toTensor(), conv, backend, device, adopted);
+    } else if (v.isTensorList()) {
+      auto list = v.toTensorList();
+      c10::List<at::Tensor> out;
+      out.reserve(list.size());
+      for (const at::Tensor& t : list) out.push_back(map_result(t, conv, backend, device, adopted));
+      v = std::move(out);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- the paths
+void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r, int backend) {
+  const size_t start = stack->size() - op.schema().arguments().size();
+  const c10::DeviceType aten = r.passthrough;
+  std::vector<Converted> conv;
+  conv.reserve(4);
+  int device = rewrite_args(op, r, *stack, start, backend,
+                            aten == c10::DeviceType::CPU ? c10::Device(aten) : c10::Device(aten, current_device()),
+                            conv, [&](const at::Tensor& t) { return make_alias(t, aten); });
+  {
+    c10::DeviceGuard guard(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
+    AliasScope scope(backend, device);
+    op.redispatchBoxed(c10::DispatchKeySet(aten == c10::DeviceType::CUDA ? c10::DispatchKey::CUDA : c10::DispatchKey::CPU),
+                       stack);
+  }
+  for (const Converted& c : conv)
+    if (c.write) sync_back(c.orig, c.alias);
+  map_results(op, *stack, conv, backend, device);
+}
+
+void run_cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r, int backend) {
+  const size_t start = stack->size() - op.schema().arguments().size();
+  std::vector<Converted> conv;
+  int device = rewrite_args(op, r, *stack, start, backend, c10::Device(c10::DeviceType::CPU), conv,
+                            [](const at::Tensor& t) { return t.cpu(); });
+  op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::CPU), stack);
+  // Carry mutations back, then move results to the device. View relationships with inputs are
+  // not preserved on this path (results are copies).
+  for (const Converted& c : conv) {
+    if (!c.write) continue;
+    if (c.orig.sizes() != c.alias.sizes()) c.orig.resize_(c.alias.sizes());
+    c.orig.copy_(c.alias);
+  }
+  const size_t m = op.schema().returns().size();
+  c10::Device dev(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device));
+  auto to_device = [&](const at::Tensor& t) -> at::Tensor {
+    if (!t.defined() || t.device().type() == c10::DeviceType::PrivateUse1) return t;
+    for (const Converted& c : conv)
+      if (t.unsafeGetTensorImpl() == c.alias.unsafeGetTensorImpl()) return c.orig;
+    return t.to(dev);
+  };
+  for (size_t i = stack->size() - m; i < stack->size(); ++i) {
+    c10::IValue& v = (*stack)[i];
+    if (v.isTensor()) {
+      v = to_device(v.toTensor());
+    } else if (v.isTensorList()) {
+      auto list = v.toTensorList();
+      c10::List<at::Tensor> out;
+      for (const at::Tensor& t : list) out.push_back(to_device(t));
+      v = std::move(out);
+    }
+  }
+}
+
+// Returns false when the kernel declined (returned NotImplemented: dtypes it does not take).
+bool run_python(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r) {
+  const auto& schema = op.schema();
+  const auto& args = schema.arguments();
+  const size_t n = args.size();
+  const size_t start = stack->size() - n;
+  py::gil_scoped_acquire gil;
+  py::list pos;
+  py::dict kw;
+  for (size_t i = 0; i < n; ++i) {
+    py::object o = torch::jit::toPyObject((*stack)[start + i]);
+    if (args[i].kwarg_only())
+      kw[py::str(args[i].name())] = o;
+    else
+      pos.append(o);
+  }
+  py::object res = py::reinterpret_borrow<py::object>(r.fn)(*pos, **kw);
+  if (res.ptr() == Py_NotImplemented) return false;
+  torch::jit::drop(*stack, n);
+  const auto& rets = schema.returns();
+  if (rets.size() == 1) {
+    stack->push_back(torch::jit::toIValue(res, rets[0].type()));
+  } else if (rets.size() > 1) {
+    py::tuple t = res.cast<py::tuple>();
+    TORCH_CHECK(t.size() == rets.size(), "deeplink: kernel for aten::", op_name_of(schema), " returned ", t.size(),
+                " values, the schema has ", rets.size());
+    for (size_t i = 0; i < rets.size(); ++i) stack->push_back(torch::jit::toIValue(t[i], rets[i].type()));
+  }
+  return true;
+}
+
+void fallback_or_raise(const c10::OperatorHandle& op, torch::jit::Stack* stack, Route& r, int backend,
+                       const std::string& why) {
+  const size_t start = stack->size() - op.schema().arguments().size();
+  if (r.policy == Policy::Error) raise_not_native(r, op, *stack, start, why);
+  if (r.policy == Policy::Warn && !r.warned.exchange(true)) {
+    TORCH_WARN("deeplink: aten::", op_name_of(op.schema()), " is not native on backend '", backend_slot(backend).name,
+               "' (", why, "); running it on the CPU (copy in, run, copy out). Further fallbacks of this op are "
+               "counted in deeplink.fallback_stats() without warning; DEEPLINK_FALLBACK=error makes this an error.");
+  }
+  r.counters->fallback.fetch_add(1, std::memory_order_relaxed);
+  run_cpu_fallback(op, stack, r, backend);
+}
+
+void router_fallback(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::jit::Stack* stack) {
+  Route* r = route_for(op);
+  const int backend = active_backend_id();
+  switch (r->kind) {
+    case Kind::Passthrough:
+      r->counters->native.fetch_add(1, std::memory_order_relaxed);
+      run_passthrough(op, stack, *r, backend);
+      return;
+    case Kind::Python:
+    case Kind::Decomposed: {
+      const size_t start = stack->size() - op.schema().arguments().size();
+      {
+        std::vector<Converted> none;
+        int device = -1;
+        for (size_t i = 0; i < op.schema().arguments().size(); ++i) {
+          const c10::IValue& v = (*stack)[start + i];
+          if (v.isTensor()) check_tensor(v.toTensor(), backend, device, op);
+          else if (v.isTensorList()) for (const at::Tensor& t : v.toTensorList()) check_tensor(t, backend, device, op);
+        }
+        if (device >= 0) {
+          c10::DeviceGuard guard(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
+          if (run_python(op, stack, *r)) break;
+        } else if (run_python(op, stack, *r)) {
+          break;
+        }
+      }
+      fallback_or_raise(op, stack, *r, backend, "its kernel does not take these dtypes");
+      return;
+    }
+    case Kind::Fallback:
+      fallback_or_raise(op, stack, *r, backend, "the backend has no kernel for it");
+      return;
+    case Kind::Missing: {
+      const size_t start = stack->size() - op.schema().arguments().size();
+      raise_not_native(*r, op, *stack, start, r->message);
+    }
+  }
+  (r->kind == Kind::Decomposed ? r->counters->decomposed : r->counters->native).fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace
+
+OpCounters* counters_for(const std::string& op_name) {
+  std::lock_guard<std::mutex> lock(g_counters_mutex);
+  auto it = g_counters.find(op_name);
+  if (it != g_counters.end()) return it->second;
+  auto* c = new OpCounters();
+  c->name = op_name;
+  g_counters.emplace(op_name, c);
+  return c;
+}
+
+std::vector<OpCounters*> all_counters() {
+  std::lock_guard<std::mutex> lock(g_counters_mutex);
+  std::vector<OpCounters*> v;
+  for (auto& [k, c] : g_counters) v.push_back(c);
+  return v;
+}
+
+void reset_counters() {
+  std::lock_guard<std::mutex> lock(g_counters_mutex);
+  for (auto& [k, c] : g_counters) {
+    c->native = 0;
+    c->decomposed = 0;
+    c->fallback = 0;
+  }
+}
+
+void set_route_resolver(void* py_callable) {
+  py::gil_scoped_acquire gil;
+  Py_XINCREF(static_cast<PyObject*>(py_callable));
+  Py_XDECREF(g_resolver);
+  g_resolver = static_cast<PyObject*>(py_callable);
+  invalidate_routes();
+}
+
+void invalidate_routes() {
+  g_generation.fetch_add(1, std::memory_order_acq_rel);
+  std::shared_lock<std::shared_mutex> lock(g_routes_mutex);
+  for (auto& [k, r] : g_routes) r->warned = false;
+}
+
+}  // namespace deeplink
+
+TORCH_LIBRARY_IMPL(_, PrivateUse1, m) {
+  m.fallback(torch::CppFunction::makeFromBoxedFunction<&deeplink::router_fallback>());
+}

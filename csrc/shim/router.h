@@ -1,0 +1,34 @@
+// Operator routing for the deeplink device: every aten op that reaches PrivateUse1 without a
+// kernel of its own lands in one boxed fallback, which looks up (and caches) what the active
+// backend does with it:
+//
+//   passthrough  ATen's kernel for the backend's ATen device, on zero-copy aliases   (native)
+//   python       a backend kernel written in Python / C over DLPack                   (native)
+//   decomposed   a torch._decomp decomposition into ops the backend has               (decomposed)
+//   fallback     copy to the CPU, run ATen CPU, copy back; warns once per op          (fallback)
+//   missing      raise NotImplementedError naming op, dtypes, shapes and backend
+//
+// Decisions are made in Python (deeplink/dispatcher.py) on first use and cached here per op;
+// every call is counted per op and path.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+namespace deeplink {
+
+struct OpCounters {
+  std::string name;
+  std::atomic<uint64_t> native{0}, decomposed{0}, fallback{0};
+};
+
+// Stable per-name counters (never freed), for the router and for the kernels registered in C++.
+OpCounters* counters_for(const std::string& op_name);
+std::vector<OpCounters*> all_counters();
+void reset_counters();
+
+void set_route_resolver(void* py_callable);  // Python: resolve(op_name) -> (kind, payload, fallback_policy)
+void invalidate_routes();                    // backend or policy changed: resolve again on next use
+
+}  // namespace deeplink

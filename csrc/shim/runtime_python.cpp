@@ -1,0 +1,89 @@
+// Adapter: a Python object shaped like deeplink.runtime.Runtime -> DeviceRuntime.
+// Calls may come from autograd's device threads, so each one takes the GIL; a Python exception
+// becomes a c10::Error naming the backend and method, so it surfaces the same from any thread.
+#include "runtime.h"
+
+#include <pybind11/pybind11.h>
+
+namespace py = pybind11;
+
+namespace deeplink {
+namespace {
+
+class PythonRuntime final : public DeviceRuntime {
+ public:
+  PythonRuntime(std::string backend, py::object obj) : backend_(std::move(backend)), obj_(std::move(obj)) {
+    py::gil_scoped_acquire gil;
+    host_accessible_ = py::hasattr(obj_, "host_accessible") && obj_.attr("host_accessible").cast<bool>();
+  }
+  ~PythonRuntime() override {
+    if (Py_IsInitialized()) {
+      py::gil_scoped_acquire gil;
+      obj_ = py::object();
+    } else {
+      obj_.release();  // interpreter gone: leak rather than touch a dead object
+    }
+  }
+
+  bool host_accessible() const override { return host_accessible_; }
+  int device_count() override { return call("device_count").cast<int>(); }
+  void set_device(int d) override {
+    py::gil_scoped_acquire gil;
+    if (py::hasattr(obj_, "set_device")) call("set_device", d);
+  }
+  void* malloc(int d, size_t n) override { return ptr(call("malloc", d, n)); }
+  void free(int d, void* p) override { call("free", d, addr(p)); }
+  void memcpy(int d, void* dst, const void* src, size_t n, dl_memcpy_kind k, void* s) override {
+    call("memcpy", addr(dst), addr(src), n, static_cast<int>(k), d, addr(s));
+  }
+  void synchronize(int d) override { call("synchronize", d); }
+  void* stream_create(int d) override { return ptr(call("stream_create", d)); }
+  void stream_destroy(int d, void* s) override { call("stream_destroy", d, addr(s)); }
+  void stream_synchronize(int d, void* s) override { call("stream_synchronize", d, addr(s)); }
+  bool stream_query(int d, void* s) override { return call("stream_query", d, addr(s)).cast<bool>(); }
+  void stream_wait_event(int d, void* s, void* e) override { call("stream_wait_event", d, addr(s), addr(e)); }
+  void* event_create(int d) override { return ptr(call("event_create", d)); }
+  void event_destroy(int d, void* e) override { call("event_destroy", d, addr(e)); }
+  void event_record(int d, void* e, void* s) override { call("event_record", d, addr(e), addr(s)); }
+  void event_synchronize(int d, void* e) override { call("event_synchronize", d, addr(e)); }
+  bool event_query(int d, void* e) override { return call("event_query", d, addr(e)).cast<bool>(); }
+  double event_elapsed_ms(int d, void* a, void* b) override {
+    return call("event_elapsed_ms", d, addr(a), addr(b)).cast<double>();
+  }
+
+ private:
+  static uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+  static void* ptr(const py::object& o) {
+    py::gil_scoped_acquire gil;
+    return o.is_none() ? nullptr : reinterpret_cast<void*>(o.cast<uintptr_t>());
+  }
+
+  template <typename... Args>
+  py::object call(const char* method, Args&&... args) {
+    py::gil_scoped_acquire gil;
+    try {
+      return obj_.attr(method)(std::forward<Args>(args)...);
+    } catch (py::error_already_set& e) {
+      std::string what = e.what();
+      TORCH_CHECK(false, "deeplink backend '", backend_, "': runtime.", method, "() raised: ", what);
+    }
+  }
+
+  std::string backend_;
+  py::object obj_;
+  bool host_accessible_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<DeviceRuntime> make_python_runtime(const std::string& backend, void* py_object) {
+  py::gil_scoped_acquire gil;
+  auto obj = py::reinterpret_borrow<py::object>(static_cast<PyObject*>(py_object));
+  for (const char* m : {"device_count", "malloc", "free", "memcpy"}) {
+    TORCH_CHECK(py::hasattr(obj, m), "deeplink backend '", backend, "': runtime object lacks method ", m,
+                "(); subclass deeplink.runtime.Runtime");
+  }
+  return std::make_shared<PythonRuntime>(backend, obj);
+}
+
+}  // namespace deeplink

@@ -1,0 +1,16 @@
+// Storage-level operations every backend shares: growing a storage, and copying bytes between
+// host and device through the owning backend's runtime.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Storage.h>
+
+namespace deeplink {
+
+// Reallocate `storage` to `new_nbytes` through the deeplink allocator, keeping the old contents.
+void resize_storage_bytes(c10::StorageImpl* storage, size_t new_nbytes);
+
+// Backend id owning a deeplink tensor's memory (-1 for empty storage).
+int owner_backend(const at::Tensor& t);
+
+}  // namespace deeplink

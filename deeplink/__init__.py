@@ -1,0 +1,95 @@
+"""deeplink: one torch device ("deeplink"), pluggable vendor backends, measured against real CUDA.
+
+    import torch, deeplink
+    x = torch.randn(4, 4, device="deeplink")     # runs on the active backend
+    deeplink.use("cpu")                           # or DEEPLINK_BACKEND=cpu
+    deeplink.fallback_stats()                     # ops that ran on the CPU instead of the device
+"""
+from __future__ import annotations
+
+from ._paths import extend as _extend
+
+_extend(__path__)  # deeplink.backends / .conformance / .csrc from a source checkout
+
+import torch  # noqa: E402
+
+from . import _build  # noqa: E402
+
+_C = _build.load()
+
+from . import registry as _registry  # noqa: E402
+from . import dispatcher as _dispatcher  # noqa: E402
+from .backend import Availability, Backend  # noqa: E402,F401
+from .dispatcher import fallback_mode, route_of, set_fallback_mode  # noqa: E402,F401
+from .kernels import Passthrough, PythonKernel, python_kernel  # noqa: E402,F401
+from .runtime import CRuntime, Runtime  # noqa: E402,F401
+
+__version__ = "0.1.0"
+DEVICE = "deeplink"
+
+
+def _register_device() -> None:
+    torch.utils.rename_privateuse1_backend(DEVICE)
+    from . import device_module
+    torch._register_device_module(DEVICE, device_module)
+    torch.utils.generate_methods_for_privateuse1_backend(for_tensor=True, for_module=True, for_storage=True)
+    _C._set_route_resolver(_dispatcher.resolve)
+
+
+def use(name: str) -> None:
+    """Make backend `name` the active one: new deeplink tensors live in its memory and ops run on
+    its kernels. Tensors made under another backend stay there; mixing them in one op raises."""
+    _registry.activate(name)
+
+
+def current_backend() -> str:
+    return _registry.active().name
+
+
+def list_backends() -> list[dict]:
+    out = []
+    for rec in _registry.records():
+        b = rec.backend
+        out.append({
+            "name": rec.name, "available": rec.available, "reason": rec.reason, "source": rec.source,
+            "version": getattr(b, "version", None), "description": getattr(b, "description", ""),
+            "priority": getattr(b, "priority", None), "verified_on": getattr(b, "verified_on", None),
+            "details": dict(rec.availability.details) if rec.availability else {},
+            "active": rec.slot >= 0 and _C._active_backend() == rec.slot,
+        })
+    return out
+
+
+def register_backend(backend: Backend):
+    """Add a backend object at run time (tests, notebooks); installed plugins use the
+    `deeplink.backends` entry-point group instead."""
+    return _registry.register_backend(backend)
+
+
+def op_stats() -> dict:
+    """{aten overload: {"native": n, "decomposed": n, "fallback": n}} for every op the dispatcher ran."""
+    return {op: {"native": n, "decomposed": d, "fallback": f} for op, (n, d, f) in _C._op_stats().items()}
+
+
+def reset_op_stats() -> None:
+    _C._reset_op_stats()
+
+
+def fallback_stats() -> dict:
+    """{aten overload: calls} of ops that ran on the CPU because the backend lacks them."""
+    return {op: f for op, (n, d, f) in _C._op_stats().items() if f}
+
+
+def host_view(t: torch.Tensor) -> torch.Tensor:
+    """A CPU tensor sharing memory with deeplink tensor `t` (backends with host-accessible memory only)."""
+    return _C._host_view(t)
+
+
+def tensor_backend(t: torch.Tensor) -> str:
+    """Name of the backend whose memory holds `t`."""
+    rec = _registry.record_of_slot(_C._tensor_backend(t))
+    return rec.name if rec else "?"
+
+
+_register_device()
+use(_registry.default_name())

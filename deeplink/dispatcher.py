@@ -1,0 +1,164 @@
+"""Routing policy: what the active backend does with an aten op that reaches the deeplink device.
+
+Order (DESIGN.md): the backend's native kernel; else a torch._decomp decomposition run on the
+device; else the CPU fallback (counted, warned once per op); else an error. The shim asks
+`resolve(op_name)` once per op and backend and caches the answer; `deeplink.use()` and
+`set_fallback_mode()` invalidate it. Every call is counted in the shim (see `op_stats`).
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import torch
+
+from . import registry
+from .kernels import Passthrough, PythonKernel
+
+FALLBACK_MODES = ("warn", "error", "silent")
+_mode = None
+_in_decomposition = threading.local()
+
+
+def fallback_mode() -> str:
+    global _mode
+    if _mode is None:
+        env = os.environ.get("DEEPLINK_FALLBACK", "warn").lower()
+        if env not in FALLBACK_MODES:
+            raise ValueError(f"DEEPLINK_FALLBACK={env!r}: expected one of {', '.join(FALLBACK_MODES)}")
+        _mode = env
+    return _mode
+
+
+def set_fallback_mode(mode: str) -> None:
+    """'warn' (default): run ops the backend lacks on the CPU, warning once per op; 'silent': the
+    same without warnings; 'error': raise NotImplementedError instead."""
+    global _mode
+    if mode not in FALLBACK_MODES:
+        raise ValueError(f"fallback mode {mode!r}: expected one of {', '.join(FALLBACK_MODES)}")
+    _mode = mode
+    from . import _C
+    _C._invalidate_routes()
+
+
+def _overload(op_name: str):
+    name, _, overload = op_name.partition(".")
+    ns = torch.ops.aten
+    if "::" in name:
+        ns_name, name = name.split("::", 1)
+        ns = getattr(torch.ops, ns_name)
+    packet = getattr(ns, name, None)
+    if packet is None:
+        return None
+    return getattr(packet, overload or "default", None)
+
+
+def has_cpu_kernel(op_name: str) -> bool:
+    q = op_name if "::" in op_name else "aten::" + op_name
+    return any(torch._C._dispatch_has_kernel_for_dispatch_key(q, k)
+               for k in ("CPU", "CompositeExplicitAutograd", "CompositeExplicitAutogradNonFunctional"))
+
+
+def decomposition_for(op_name: str):
+    from torch._decomp import decomposition_table
+    op = _overload(op_name)
+    return decomposition_table.get(op) if op is not None else None
+
+
+_COMPUTE_KINDS = (torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.complex64, torch.complex128)
+
+
+def _tensor_dtypes(args, kwargs):
+    for a in list(args) + list(kwargs.values()):
+        if isinstance(a, torch.Tensor):
+            yield a.dtype
+        elif isinstance(a, (list, tuple)):
+            for t in a:
+                if isinstance(t, torch.Tensor):
+                    yield t.dtype
+
+
+def _with_dtype_check(kernel: PythonKernel):
+    if kernel.dtypes is None:
+        return kernel.fn
+    # Only compute dtypes are checked unless the kernel lists integer dtypes itself: index and RNG
+    # state tensors (int64) ride along with float kernels.
+    check_all = any(not d.is_floating_point and not d.is_complex for d in kernel.dtypes)
+    allowed = kernel.dtypes
+    fn = kernel.fn
+
+    def call(*args, **kwargs):
+        for d in _tensor_dtypes(args, kwargs):
+            if (check_all or d in _COMPUTE_KINDS) and d not in allowed:
+                return NotImplemented
+        return fn(*args, **kwargs)
+    call.__wrapped__ = fn
+    return call
+
+
+def _guarded_decomposition(op_name: str, decomp):
+    # A decomposition may call the op it decomposes (with other arguments); inside itself it must
+    # not decompose again.
+    def call(*args, **kwargs):
+        active = getattr(_in_decomposition, "ops", None)
+        if active is None:
+            active = _in_decomposition.ops = set()
+        if op_name in active:
+            return NotImplemented
+        active.add(op_name)
+        try:
+            return decomp(*args, **kwargs)
+        finally:
+            active.discard(op_name)
+    return call
+
+
+def classify(rec, op_name: str):
+    """(kind, payload) for op_name on backend record `rec`, kind in
+    passthrough | python | decomposed | fallback | missing."""
+    kernels = rec.kernels()
+    kernel = kernels.get(op_name) if hasattr(kernels, "get") else None
+    if isinstance(kernel, Passthrough):
+        return "passthrough", kernel.device
+    if isinstance(kernel, PythonKernel):
+        return "python", _with_dtype_check(kernel)
+    if rec.backend.decompositions_allowed():
+        decomp = decomposition_for(op_name)
+        if decomp is not None:
+            return "decomposed", _guarded_decomposition(op_name, decomp)
+    if has_cpu_kernel(op_name):
+        return "fallback", None
+    return "missing", "the backend has no kernel, torch._decomp has no decomposition, and ATen has no CPU kernel"
+
+
+def resolve(op_name: str):
+    kind, payload = classify(registry.active(), op_name)
+    return kind, payload, fallback_mode()
+
+
+def route_of(op_name: str, backend: str | None = None) -> str:
+    """'native' | 'decomposed' | 'fallback' | 'missing' for op_name on a backend (default: active)."""
+    rec = registry.get(backend) if backend else registry.active()
+    if not rec.available:
+        return "missing"
+    if op_name in _SHIM_KERNELS or _is_composite(op_name):
+        return "native"
+    kind, _ = classify(rec, op_name)
+    return {"passthrough": "native", "python": "native"}.get(kind, kind)
+
+
+# Kernels the shim registers for every backend (csrc/shim/native_kernels.cpp).
+_SHIM_KERNELS = frozenset({"empty.memory_format", "empty_strided", "as_strided", "view", "_reshape_alias", "resize_",
+                           "set_.source_Storage_storage_offset", "set_.source_Storage", "set_.source_Tensor", "set_",
+                           "_copy_from", "_copy_from_and_resize", "_local_scalar_dense"})
+
+
+def _is_composite(op_name: str) -> bool:
+    # Ops with only composite kernels never reach a backend: on deeplink, as on CUDA, they run as
+    # compositions of other ops.
+    q = op_name if "::" in op_name else "aten::" + op_name
+    has = torch._C._dispatch_has_kernel_for_dispatch_key
+    if has(q, "CPU") or has(q, "CUDA"):
+        return False
+    return any(has(q, k) for k in ("CompositeImplicitAutograd", "CompositeExplicitAutograd",
+                                   "CompositeExplicitAutogradNonFunctional"))

@@ -1,0 +1,166 @@
+"""Backend discovery and selection.
+
+Backends are found through the entry-point group `deeplink.backends` (the in-tree ones included)
+and through `register_backend()` (tests, notebooks). A plugin that fails to import, to construct,
+or that speaks another ABI version is recorded with its error and listed by `deeplink info`; the
+others still load. Only a backend that is used gets its runtime registered with the shim.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import traceback
+from dataclasses import dataclass, field
+
+from .backend import ABI_VERSION, Availability, Backend
+
+ENTRY_POINT_GROUP = "deeplink.backends"
+
+
+@dataclass
+class BackendRecord:
+    name: str
+    source: str                      # "entry point <module:attr>" or "register_backend()"
+    backend: Backend | None = None
+    load_error: str = ""             # import / construction / ABI failure
+    availability: Availability | None = None
+    slot: int = -1                   # id in the shim once its runtime is registered
+    _kernels: object = None
+
+    @property
+    def available(self) -> bool:
+        return self.backend is not None and self.availability is not None and self.availability.available
+
+    @property
+    def reason(self) -> str:
+        if self.load_error:
+            return self.load_error
+        return self.availability.reason if self.availability else "not probed"
+
+    def kernels(self):
+        if self._kernels is None:
+            self._kernels = self.backend.kernels()
+        return self._kernels
+
+
+_records: dict[str, BackendRecord] = {}
+_active: BackendRecord | None = None
+_discovered = False
+
+
+def _probe(backend: Backend) -> Availability:
+    try:
+        result = backend.probe()
+        if not isinstance(result, Availability):
+            return Availability.no(f"probe() returned {type(result).__name__}, expected deeplink.backend.Availability")
+        return result
+    except Exception as e:  # a probe must not take the others down
+        return Availability.no(f"probe() raised {type(e).__name__}: {e}")
+
+
+def _admit(name: str, source: str, make) -> BackendRecord:
+    rec = BackendRecord(name=name, source=source)
+    try:
+        obj = make()
+        backend = obj() if isinstance(obj, type) else obj
+        if not isinstance(backend, Backend):
+            raise TypeError(f"{type(backend).__name__} is not a deeplink.backend.Backend")
+        if backend.abi_version != ABI_VERSION:
+            raise RuntimeError(f"written for deeplink plugin ABI {backend.abi_version}, this deeplink speaks "
+                               f"{ABI_VERSION}; upgrade the plugin")
+        if backend.name and backend.name != name:
+            rec.name = backend.name
+        rec.backend = backend
+        rec.availability = _probe(backend)
+    except Exception as e:
+        rec.load_error = f"failed to load: {type(e).__name__}: {e}"
+        rec.availability = Availability.no(rec.load_error, traceback=traceback.format_exc(limit=3))
+    _records[rec.name] = rec
+    return rec
+
+
+def discover() -> None:
+    global _discovered
+    if _discovered:
+        return
+    _discovered = True
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _records:
+            continue
+        _admit(ep.name, f"entry point {ep.value}", ep.load)
+    if "cpu" not in _records:  # running from a source tree without `pip install -e .`
+        from deeplink.backends.cpu import CpuBackend
+        _admit("cpu", "built-in (no entry point installed)", lambda: CpuBackend)
+
+
+def register_backend(backend: Backend) -> BackendRecord:
+    """Add a backend object without an entry point (tests, notebooks). Replaces an unused one of
+    the same name."""
+    discover()
+    old = _records.get(backend.name)
+    if old is not None and old.slot >= 0:
+        raise ValueError(f"a backend named {backend.name!r} is already in use in this process; pick another name")
+    return _admit(backend.name, "register_backend()", lambda: backend)
+
+
+def records() -> list[BackendRecord]:
+    discover()
+    return sorted(_records.values(), key=lambda r: (-(r.backend.priority if r.backend else -999), r.name))
+
+
+def get(name: str) -> BackendRecord:
+    discover()
+    if name not in _records:
+        known = ", ".join(sorted(_records)) or "none"
+        raise ValueError(f"deeplink: unknown backend {name!r}. Known backends: {known}. "
+                         f"Install its plugin package, or see `deeplink info`.")
+    return _records[name]
+
+
+def default_name() -> str:
+    env = os.environ.get("DEEPLINK_BACKEND")
+    if env:
+        return env
+    for rec in records():
+        if rec.available:
+            return rec.name
+    return "cpu"
+
+
+def ensure_slot(rec: BackendRecord) -> int:
+    """Register the backend's runtime with the shim (once)."""
+    if rec.slot < 0:
+        from . import _C
+        runtime = rec.backend.runtime()
+        rec.slot = _C._register_backend(rec.name, runtime, rec.backend.aten_device
+                                        if _uses_passthrough(rec) else None)
+        rec._runtime = runtime  # keep it alive: the shim holds raw pointers into C runtimes
+    return rec.slot
+
+
+def _uses_passthrough(rec: BackendRecord) -> bool:
+    return rec.backend.aten_device is not None
+
+
+def activate(name: str) -> BackendRecord:
+    global _active
+    rec = get(name)
+    if not rec.available:
+        raise RuntimeError(f"deeplink: backend {name!r} is not available on this machine: {rec.reason}")
+    from . import _C
+    _C._set_active_backend(ensure_slot(rec))
+    _active = rec
+    return rec
+
+
+def active() -> BackendRecord:
+    if _active is None:
+        raise RuntimeError("deeplink: no backend active")
+    return _active
+
+
+def record_of_slot(slot: int) -> BackendRecord | None:
+    for rec in _records.values():
+        if rec.slot == slot:
+            return rec
+    return None
