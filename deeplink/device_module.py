@@ -169,12 +169,12 @@ class Stream(torch.Stream):
             return super().__new__(cls, device=torch.device("deeplink", _index(device)), priority=priority)
 
 
-class Event(torch.Event):
-    """A deeplink event; elapsed_time() works where the backend's runtime can time events."""
-
-    def __new__(cls, enable_timing=False, blocking=False, interprocess=False):
-        return super().__new__(cls, device=torch.device("deeplink", current_device()), enable_timing=enable_timing,
-                               blocking=blocking, interprocess=interprocess)
+def Event(enable_timing: bool = False, blocking: bool = False, interprocess: bool = False) -> torch.Event:
+    """A torch.Event on the current deeplink device; elapsed_time() works where the backend's
+    runtime can time events. (A factory, not a subclass: torch.Event.elapsed_time only accepts
+    torch.Event itself.)"""
+    return torch.Event(device=torch.device("deeplink", current_device()), enable_timing=enable_timing,
+                       blocking=blocking, interprocess=interprocess)
 
 
 def current_stream(dev=None) -> torch.Stream:
@@ -201,3 +201,7 @@ def stream(s: torch.Stream | None):
 
 def get_amp_supported_dtype():
     return [torch.float16, torch.bfloat16]
+
+
+def _is_in_bad_fork() -> bool:  # torch.manual_seed asks every device module this before seeding it
+    return False

@@ -88,6 +88,9 @@ class DeviceAllocator final : public c10::Allocator {
 };
 
 DeviceAllocator g_allocator;
+// torch.UntypedStorage(n, device="deeplink"), deserialisation and friends ask c10 for the
+// device's allocator.
+REGISTER_ALLOCATOR(c10::DeviceType::PrivateUse1, &g_allocator);
 
 }  // namespace
 

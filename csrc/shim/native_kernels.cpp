@@ -235,6 +235,18 @@ c10::Scalar local_scalar_dense(const at::Tensor& self) {
   return at::_local_scalar_dense(to_host(self));
 }
 
+// `module.to("deeplink")` keeps parameter identity (and so tied weights, e.g. GPT-2's lm_head and
+// wte) only when torch considers CPU and deeplink tensors shallow-copy compatible; c10's built-in
+// rule does not know PrivateUse1.
+bool has_compatible_shallow_copy_type(const at::Tensor& self, const at::Tensor& from) {
+  auto dense = [](const at::Tensor& t) {
+    auto type = t.device().type();
+    return t.layout() == c10::kStrided && !t.is_quantized() && !t.is_nested() &&
+           (type == c10::DeviceType::CPU || type == c10::DeviceType::CUDA || type == c10::DeviceType::PrivateUse1);
+  };
+  return dense(self) && dense(from);
+}
+
 }  // namespace
 }  // namespace deeplink
 
@@ -253,4 +265,5 @@ TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
   m.impl("_copy_from", TORCH_FN(copy_from));
   m.impl("_copy_from_and_resize", TORCH_FN(copy_from_and_resize));
   m.impl("_local_scalar_dense", TORCH_FN(local_scalar_dense));
+  m.impl("_has_compatible_shallow_copy_type", TORCH_FN(has_compatible_shallow_copy_type));
 }

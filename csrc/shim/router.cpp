@@ -160,6 +160,7 @@ std::string describe(const c10::FunctionSchema& schema, const torch::jit::Stack&
 // A deeplink tensor in the arguments: its device must agree with the others, and its memory must
 // belong to the backend that will run the op.
 void check_tensor(const at::Tensor& t, int backend, int& device, const c10::OperatorHandle& op) {
+  if (!t.defined()) return;
   if (t.device().type() == c10::DeviceType::PrivateUse1) {
     if (device < 0) {
       device = t.device().index();
