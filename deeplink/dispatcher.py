@@ -60,9 +60,14 @@ def has_cpu_kernel(op_name: str) -> bool:
 
 
 def decomposition_for(op_name: str):
+    """A torch._decomp decomposition for a functional overload, or None. Out= and in-place
+    overloads are not decomposed: their reference decompositions re-check devices and re-enter
+    their own functional form; the functional form decomposes instead."""
     from torch._decomp import decomposition_table
     op = _overload(op_name)
-    return decomposition_table.get(op) if op is not None else None
+    if op is None or op._schema.is_mutable:
+        return None
+    return decomposition_table.get(op)
 
 
 _COMPUTE_KINDS = (torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.complex64, torch.complex128)
@@ -162,3 +167,47 @@ def _is_composite(op_name: str) -> bool:
         return False
     return any(has(q, k) for k in ("CompositeImplicitAutograd", "CompositeExplicitAutograd",
                                    "CompositeExplicitAutogradNonFunctional"))
+
+
+def ops_to_claim(rec) -> list[str]:
+    """Ops of the backend's kernel table that a composite kernel would otherwise intercept before
+    the router (structured functional/in-place forms like add.Tensor, which default to add.out).
+    CompositeImplicitAutograd ops are never claimed: they must decompose above autograd."""
+    if getattr(rec, "_claims", None) is None:
+        has = torch._C._dispatch_has_kernel_for_dispatch_key
+        claims = []
+        for name in rec.kernels():
+            if name in _SHIM_KERNELS:
+                continue
+            q = name if "::" in name else "aten::" + name
+            if not op_exists(q):
+                continue
+            if has(q, "CompositeImplicitAutograd"):
+                continue
+            if has(q, "CompositeExplicitAutograd") or has(q, "CompositeExplicitAutogradNonFunctional"):
+                claims.append(name)
+        if rec.backend.aten_device is None and rec.backend.decompositions_allowed():
+            # Structured functional ops the backend lacks would default to their .out form (no
+            # decomposition for out=); claim those with a decomposition so it gets a chance.
+            from torch._decomp import decomposition_table
+            kernels = rec.kernels()
+            for op in decomposition_table:
+                name = op.name().split("::", 1)[-1]
+                if name.endswith(".default"):
+                    name = name[: -len(".default")]
+                q = "aten::" + name
+                if (op.namespace == "aten" and name not in kernels and not op._schema.is_mutable
+                        and has(q, "CompositeExplicitAutogradNonFunctional") and not has(q, "CompositeImplicitAutograd")):
+                    claims.append(name)
+        rec._claims = claims
+    return rec._claims
+
+
+def op_exists(name: str) -> bool:
+    q = name if "::" in name else "aten::" + name
+    base, _, overload = q.partition(".")
+    try:
+        torch._C._dispatch_find_schema_or_throw(base, overload)
+        return True
+    except RuntimeError:
+        return False

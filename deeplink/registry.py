@@ -148,7 +148,9 @@ def activate(name: str) -> BackendRecord:
     if not rec.available:
         raise RuntimeError(f"deeplink: backend {name!r} is not available on this machine: {rec.reason}")
     from . import _C
+    from .dispatcher import ops_to_claim
     _C._set_active_backend(ensure_slot(rec))
+    _C._claim_ops(ops_to_claim(rec))
     _active = rec
     return rec
 

@@ -54,6 +54,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
 
   m.def("_set_route_resolver", [](py::object fn) { set_route_resolver(fn.ptr()); });
   m.def("_invalidate_routes", &invalidate_routes);
+  m.def("_claim_ops", [](const std::vector<std::string>& names) { claim_ops(names); });
   m.def("_op_stats", [] {
     py::dict d;
     for (OpCounters* c : all_counters()) {

@@ -6,8 +6,10 @@
 #include "generator.h"
 #include "runtime.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/DeviceGuard.h>
+#include <torch/csrc/autograd/python_variable.h>
 #include <torch/csrc/jit/python/pybind_utils.h>
 #include <torch/library.h>
 
@@ -40,6 +42,9 @@ struct Route {
   std::atomic<bool> warned{false};
   std::vector<size_t> generator_args;  // schema positions of `Generator?` arguments
   std::vector<bool> writes;            // schema positions written in place (Tensor(a!))
+  // Random op without a Generator argument (native_dropout): its ATen kernel draws from the ATen
+  // device's default generator, so deeplink's generator state is lent to it for the call.
+  bool lends_rng = false;
 };
 
 std::atomic<uint64_t> g_generation{1};
@@ -111,6 +116,7 @@ Route* route_for(const c10::OperatorHandle& op) {
         }
         r->writes[i] = args[i].alias_info() && args[i].alias_info()->isWrite();
       }
+      r->lends_rng = r->generator_args.empty() && op.hasTag(at::Tag::nondeterministic_seeded);
       g_routes.emplace(key, r);
     } else {
       r = it->second;
@@ -290,6 +296,23 @@ void map_results(const c10::OperatorHandle& op, torch::jit::Stack& stack, const 
   }
 }
 
+// Swaps deeplink's generator state into ATen's default CPU generator for one call, and back.
+// (Another thread drawing from torch's CPU generator at the same moment would see deeplink's
+// stream; random ops without a generator argument are rare: native_dropout.)
+struct RngLoan {
+  explicit RngLoan(c10::DeviceIndex device)
+      : inner(inner_generator(std::nullopt, device)), cpu(at::detail::getDefaultCPUGenerator()) {
+    saved = cpu.get_state();
+    cpu.set_state(inner.get_state());
+  }
+  ~RngLoan() {
+    inner.set_state(cpu.get_state());
+    cpu.set_state(saved);
+  }
+  at::Generator inner, cpu;
+  at::Tensor saved;
+};
+
 // ---------------------------------------------------------------- the paths
 void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r, int backend) {
   const size_t start = stack->size() - op.schema().arguments().size();
@@ -302,6 +325,8 @@ void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, co
   {
     c10::DeviceGuard guard(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
     AliasScope scope(backend, device);
+    std::optional<RngLoan> loan;
+    if (r.lends_rng && aten == c10::DeviceType::CPU) loan.emplace(static_cast<c10::DeviceIndex>(device));
     op.redispatchBoxed(c10::DispatchKeySet(aten == c10::DeviceType::CUDA ? c10::DispatchKey::CUDA : c10::DispatchKey::CPU),
                        stack);
   }
@@ -354,7 +379,11 @@ bool run_python(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
   py::list pos;
   py::dict kw;
   for (size_t i = 0; i < n; ++i) {
-    py::object o = torch::jit::toPyObject((*stack)[start + i]);
+    const c10::IValue& v = (*stack)[start + i];
+    // Tensors stay tensors (toPyObject would turn wrapped numbers, e.g. the 1 in `1 + x`, into
+    // Python floats, and kernels would have to handle both).
+    py::object o = v.isTensor() ? py::reinterpret_steal<py::object>(THPVariable_Wrap(v.toTensor()))
+                                : torch::jit::toPyObject(v);
     if (args[i].kwarg_only())
       kw[py::str(args[i].name())] = o;
     else
@@ -375,9 +404,19 @@ bool run_python(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
   return true;
 }
 
+// Decompositions must use only ops the backend has: while one runs, a piece that would fall back
+// aborts it instead, and the decomposed op itself falls back (once known, for good).
+thread_local int t_decomp_depth = 0;
+thread_local bool t_decomp_refused = false;
+
 void fallback_or_raise(const c10::OperatorHandle& op, torch::jit::Stack* stack, Route& r, int backend,
                        const std::string& why) {
   const size_t start = stack->size() - op.schema().arguments().size();
+  if (t_decomp_depth > 0) {
+    t_decomp_refused = true;
+    TORCH_CHECK_NOT_IMPLEMENTED(false, "deeplink: aten::", op_name_of(op.schema()),
+                                " is not native, so the decomposition using it is abandoned");
+  }
   if (r.policy == Policy::Error) raise_not_native(r, op, *stack, start, why);
   if (r.policy == Policy::Warn && !r.warned.exchange(true)) {
     TORCH_WARN("deeplink: aten::", op_name_of(op.schema()), " is not native on backend '", backend_slot(backend).name,
@@ -407,14 +446,25 @@ void router_fallback(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::
           if (v.isTensor()) check_tensor(v.toTensor(), backend, device, op);
           else if (v.isTensorList()) for (const at::Tensor& t : v.toTensorList()) check_tensor(t, backend, device, op);
         }
-        if (device >= 0) {
-          c10::DeviceGuard guard(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
-          if (run_python(op, stack, *r)) break;
-        } else if (run_python(op, stack, *r)) {
-          break;
+        std::optional<c10::DeviceGuard> guard;
+        if (device >= 0) guard.emplace(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
+        const bool decomposing = r->kind == Kind::Decomposed;
+        if (decomposing) ++t_decomp_depth;
+        bool done = false;
+        try {
+          done = run_python(op, stack, *r);
+        } catch (...) {
+          if (decomposing) --t_decomp_depth;
+          if (!(decomposing && t_decomp_refused)) throw;
+          t_decomp_refused = false;
+          r->kind = Kind::Fallback;  // a piece is missing: this op falls back from now on
+          fallback_or_raise(op, stack, *r, backend, "its decomposition needs ops the backend lacks");
+          return;
         }
+        if (decomposing) --t_decomp_depth;
+        if (done) break;
       }
-      fallback_or_raise(op, stack, *r, backend, "its kernel does not take these dtypes");
+      fallback_or_raise(op, stack, *r, backend, "its kernel declined these arguments (dtype not supported, or a decomposition re-entering itself)");
       return;
     }
     case Kind::Fallback:
@@ -462,6 +512,23 @@ void set_route_resolver(void* py_callable) {
   Py_XDECREF(g_resolver);
   g_resolver = static_cast<PyObject*>(py_callable);
   invalidate_routes();
+}
+
+// Ops whose functional or in-place form has a composite kernel (structured ops, e.g. add.Tensor ->
+// add.out) would never reach the boxed fallback: the composite kernel runs first. Registering the
+// router for them explicitly lets a backend kernel for "add.Tensor" be called as such. The set is
+// the active backend's, replaced on every switch (dropping the Library deregisters the old set).
+// (A raw pointer on purpose: never destroyed at exit, when the dispatcher may already be gone.)
+torch::Library* g_claims = nullptr;
+
+void claim_ops(const std::vector<std::string>& names) {
+  delete g_claims;
+  g_claims = nullptr;
+  if (names.empty()) return;
+  g_claims = new torch::Library(torch::Library::IMPL, "aten", c10::DispatchKey::PrivateUse1, __FILE__,
+                                              __LINE__);
+  for (const std::string& n : names)
+    g_claims->impl(n.c_str(), torch::CppFunction::makeFromBoxedFunction<&router_fallback>());
 }
 
 void invalidate_routes() {

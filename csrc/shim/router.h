@@ -29,6 +29,7 @@ std::vector<OpCounters*> all_counters();
 void reset_counters();
 
 void set_route_resolver(void* py_callable);  // Python: resolve(op_name) -> (kind, payload, fallback_policy)
-void invalidate_routes();                    // backend or policy changed: resolve again on next use
+void invalidate_routes();
+void claim_ops(const std::vector<std::string>& op_names);  // see router.cpp                    // backend or policy changed: resolve again on next use
 
 }  // namespace deeplink

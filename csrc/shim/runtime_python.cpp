@@ -26,46 +26,54 @@ class PythonRuntime final : public DeviceRuntime {
   }
 
   bool host_accessible() const override { return host_accessible_; }
-  int device_count() override { return call("device_count").cast<int>(); }
+  int device_count() override { return call<int>("device_count"); }
   void set_device(int d) override {
     py::gil_scoped_acquire gil;
-    if (py::hasattr(obj_, "set_device")) call("set_device", d);
+    if (py::hasattr(obj_, "set_device")) call<void>("set_device", d);
   }
-  void* malloc(int d, size_t n) override { return ptr(call("malloc", d, n)); }
-  void free(int d, void* p) override { call("free", d, addr(p)); }
+  void* malloc(int d, size_t n) override { return call<void*>("malloc", d, n); }
+  void free(int d, void* p) override { call<void>("free", d, addr(p)); }
   void memcpy(int d, void* dst, const void* src, size_t n, dl_memcpy_kind k, void* s) override {
-    call("memcpy", addr(dst), addr(src), n, static_cast<int>(k), d, addr(s));
+    call<void>("memcpy", addr(dst), addr(src), n, static_cast<int>(k), d, addr(s));
   }
-  void synchronize(int d) override { call("synchronize", d); }
-  void* stream_create(int d) override { return ptr(call("stream_create", d)); }
-  void stream_destroy(int d, void* s) override { call("stream_destroy", d, addr(s)); }
-  void stream_synchronize(int d, void* s) override { call("stream_synchronize", d, addr(s)); }
-  bool stream_query(int d, void* s) override { return call("stream_query", d, addr(s)).cast<bool>(); }
-  void stream_wait_event(int d, void* s, void* e) override { call("stream_wait_event", d, addr(s), addr(e)); }
-  void* event_create(int d) override { return ptr(call("event_create", d)); }
-  void event_destroy(int d, void* e) override { call("event_destroy", d, addr(e)); }
-  void event_record(int d, void* e, void* s) override { call("event_record", d, addr(e), addr(s)); }
-  void event_synchronize(int d, void* e) override { call("event_synchronize", d, addr(e)); }
-  bool event_query(int d, void* e) override { return call("event_query", d, addr(e)).cast<bool>(); }
+  void synchronize(int d) override { call<void>("synchronize", d); }
+  void* stream_create(int d) override { return call<void*>("stream_create", d); }
+  void stream_destroy(int d, void* s) override { call<void>("stream_destroy", d, addr(s)); }
+  void stream_synchronize(int d, void* s) override { call<void>("stream_synchronize", d, addr(s)); }
+  bool stream_query(int d, void* s) override { return call<bool>("stream_query", d, addr(s)); }
+  void stream_wait_event(int d, void* s, void* e) override { call<void>("stream_wait_event", d, addr(s), addr(e)); }
+  void* event_create(int d) override { return call<void*>("event_create", d); }
+  void event_destroy(int d, void* e) override { call<void>("event_destroy", d, addr(e)); }
+  void event_record(int d, void* e, void* s) override { call<void>("event_record", d, addr(e), addr(s)); }
+  void event_synchronize(int d, void* e) override { call<void>("event_synchronize", d, addr(e)); }
+  bool event_query(int d, void* e) override { return call<bool>("event_query", d, addr(e)); }
   double event_elapsed_ms(int d, void* a, void* b) override {
-    return call("event_elapsed_ms", d, addr(a), addr(b)).cast<double>();
+    return call<double>("event_elapsed_ms", d, addr(a), addr(b));
   }
 
  private:
   static uintptr_t addr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
-  static void* ptr(const py::object& o) {
-    py::gil_scoped_acquire gil;
-    return o.is_none() ? nullptr : reinterpret_cast<void*>(o.cast<uintptr_t>());
-  }
 
-  template <typename... Args>
-  py::object call(const char* method, Args&&... args) {
+  // Calls obj.method(*args) and converts the result, all under one GIL hold (Python objects must
+  // not outlive it).
+  template <typename R, typename... Args>
+  R call(const char* method, Args&&... args) {
     py::gil_scoped_acquire gil;
     try {
-      return obj_.attr(method)(std::forward<Args>(args)...);
+      py::object o = obj_.attr(method)(std::forward<Args>(args)...);
+      if constexpr (std::is_same_v<R, void>) {
+        return;
+      } else if constexpr (std::is_same_v<R, void*>) {
+        return o.is_none() ? nullptr : reinterpret_cast<void*>(o.cast<uintptr_t>());
+      } else {
+        return o.cast<R>();
+      }
     } catch (py::error_already_set& e) {
       std::string what = e.what();
       TORCH_CHECK(false, "deeplink backend '", backend_, "': runtime.", method, "() raised: ", what);
+    } catch (py::cast_error& e) {
+      TORCH_CHECK(false, "deeplink backend '", backend_, "': runtime.", method, "() returned a value of the wrong type (",
+                  e.what(), ")");
     }
   }
 

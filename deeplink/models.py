@@ -1,0 +1,21 @@
+"""Tiny transformers models for demos, tests and benchmarks: built from a config with random
+weights (no download). Dropout is off so a run is comparable across devices (deeplink's RNG stream
+is its own, as CUDA's is)."""
+from __future__ import annotations
+
+import torch
+
+
+def tiny_model(kind: str, *, hidden: int = 64, layers: int = 2, heads: int = 4, vocab: int = 128, seed: int = 0):
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(seed)
+    if kind == "llama":
+        cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                          num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
+                          max_position_embeddings=256)
+        return LlamaForCausalLM(cfg)
+    if kind == "gpt2":
+        cfg = GPT2Config(vocab_size=vocab, n_embd=hidden, n_layer=layers, n_head=heads, n_positions=256,
+                         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0)
+        return GPT2LMHeadModel(cfg)
+    raise ValueError(f"unknown model kind {kind!r}: expected 'llama' or 'gpt2'")

@@ -1,0 +1,52 @@
+"""One spelling for operator names: the aten overload name, as aten's own schemas write it.
+
+    add.Tensor   mm   _foreach_add_.Scalar   _scaled_dot_product_efficient_attention
+
+The "default" overload has no suffix (`mm`, not `mm.default`), and there is no namespace.
+Other tools spell the same operator differently; these helpers turn their spellings into ours:
+
+    torch.ops printing / TorchDispatchMode traces   aten.mm.default, aten.add.Tensor
+    dispatcher registrations                        aten::mm, aten::add.Tensor
+    an OpOverload object                            torch.ops.aten.add.Tensor
+"""
+from __future__ import annotations
+
+
+def overload_name(base: str, overload: str = "") -> str:
+    """`("add", "Tensor") -> "add.Tensor"`, `("mm", "default") -> "mm"`."""
+    if not overload or overload == "default":
+        return base
+    return f"{base}.{overload}"
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """`"add.Tensor" -> ("add", "Tensor")`, `"mm" -> ("mm", "")`."""
+    base, _, overload = name.partition(".")
+    return base, overload
+
+
+def from_registration(name: str) -> str:
+    """`"aten::add.Tensor" -> "add.Tensor"`; names of other namespaces are returned unchanged."""
+    if name.startswith("aten::"):
+        return name[len("aten::"):]
+    return name
+
+
+def from_traced(name: str) -> str | None:
+    """`"aten.mm.default" -> "mm"`, `"aten.add.Tensor" -> "add.Tensor"`.
+
+    Returns None for operators outside the aten namespace (`profiler._record_function_enter_new`),
+    which are not part of the operator set.
+    """
+    namespace, _, rest = name.partition(".")
+    if namespace != "aten" or not rest:
+        return None
+    base, _, overload = rest.partition(".")
+    return overload_name(base, overload)
+
+
+def from_op(op) -> str:
+    """The overload name of a `torch._ops.OpOverload` (e.g. `torch.ops.aten.add.Tensor`)."""
+    schema = op._schema
+    base = schema.name.split("::", 1)[-1]
+    return overload_name(base, schema.overload_name)
