@@ -211,3 +211,16 @@ def op_exists(name: str) -> bool:
         return True
     except RuntimeError:
         return False
+
+
+def sdp_choice(rec) -> int:
+    """Fused attention for scaled_dot_product_attention on this backend (sdp::SDPBackend value):
+    Passthrough backends ask their ATen device (-1); others use the memory-efficient kernel when
+    they implement it with its backward, else the unfused math path (0)."""
+    if rec.backend.aten_device is not None:
+        return -1
+    kernels = rec.kernels()
+    if all(k in kernels for k in ("_scaled_dot_product_efficient_attention",
+                                  "_scaled_dot_product_efficient_attention_backward")):
+        return 2
+    return 0

@@ -148,9 +148,10 @@ def activate(name: str) -> BackendRecord:
     if not rec.available:
         raise RuntimeError(f"deeplink: backend {name!r} is not available on this machine: {rec.reason}")
     from . import _C
-    from .dispatcher import ops_to_claim
+    from .dispatcher import ops_to_claim, sdp_choice
     _C._set_active_backend(ensure_slot(rec))
     _C._claim_ops(ops_to_claim(rec))
+    _C._set_sdp_choice(sdp_choice(rec))
     _active = rec
     return rec
 

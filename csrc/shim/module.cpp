@@ -15,6 +15,7 @@ namespace py = pybind11;
 
 namespace deeplink {
 void register_hooks();
+void set_sdp_choice(int choice);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -52,6 +53,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("_backend_device_count", [](int id) { return backend_slot(id).device_count; });
   m.def("_backend_host_accessible", [](int id) { return backend_slot(id).runtime->host_accessible(); });
 
+  m.def("_set_sdp_choice", [](int c) { set_sdp_choice(c); },
+        "-1: ask the ATen device (Passthrough backends); else a fixed sdp::SDPBackend value");
   m.def("_set_route_resolver", [](py::object fn) { set_route_resolver(fn.ptr()); });
   m.def("_invalidate_routes", &invalidate_routes);
   m.def("_claim_ops", [](const std::vector<std::string>& names) { claim_ops(names); });

@@ -1,0 +1,40 @@
+// Which fused attention kernel scaled_dot_product_attention picks on the deeplink device.
+// ATen asks a per-device stub; without one, PrivateUse1 always gets the unfused math path, which
+// is slower and rounds differently from the same model on the backend's own ATen device.
+#include "runtime.h"
+
+#include <ATen/ATen.h>
+#include <ATen/native/DispatchStub.h>
+#include <ATen/native/transformers/attention.h>
+
+#include <atomic>
+
+namespace deeplink {
+namespace {
+
+// -1: ask the ATen device of a Passthrough backend (through the router); otherwise a fixed
+// sdp::SDPBackend value chosen in Python from the backend's kernel table (0 = math).
+std::atomic<int> g_choice{0};
+
+int64_t choose(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask,
+               double dropout_p, bool is_causal, std::optional<double> scale, bool enable_gqa) {
+  int fixed = g_choice.load(std::memory_order_relaxed);
+  if (fixed >= 0) return fixed;
+  int64_t c = at::_fused_sdp_choice(q, k, v, mask, dropout_p, is_causal, scale, enable_gqa);
+  // On a non-CUDA device ATen's flash branch calls the *_for_cpu kernel; a CUDA-backed deeplink
+  // device has none, so it takes CUDA's memory-efficient kernel instead.
+  constexpr int64_t kFlash = 1, kEfficient = 2;
+  const BackendSlot& slot = active_backend();
+  if (c == kFlash && slot.passthrough && *slot.passthrough == c10::DeviceType::CUDA) c = kEfficient;
+  return c;
+}
+
+}  // namespace
+
+void set_sdp_choice(int choice) { g_choice.store(choice); }
+
+}  // namespace deeplink
+
+namespace at::native {
+REGISTER_PRIVATEUSE1_DISPATCH(_fused_sdp_choice_stub, &deeplink::choose)
+}
