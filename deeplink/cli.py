@@ -1,0 +1,139 @@
+"""The `deeplink` command.
+
+    deeplink info [--json]                 backends found, availability and why not, kernel counts per tier
+    deeplink ops [--tier T] [--backend B] [--json]
+    deeplink demo [--model llama|gpt2] [--steps N] [--backend B]
+    deeplink conformance run|record|diff|trace ...
+    deeplink new-backend NAME --out DIR
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+
+
+def _deeplink():
+    import deeplink
+    return deeplink
+
+
+# ---------------------------------------------------------------- info
+def tier_counts(backend: str) -> dict:
+    """{tier: {status: n}} of how `backend` runs each tier's ops."""
+    dl = _deeplink()
+    from deeplink.opset import TIERS, load_opset
+    opset = load_opset()
+    out = {}
+    for tier in TIERS:
+        counts = {"native": 0, "decomposed": 0, "fallback": 0, "missing": 0}
+        for e in opset.tier(tier):
+            counts[dl.route_of(e.name, backend=backend)] += 1
+        out[tier] = counts
+    return out
+
+
+def cmd_info(args) -> int:
+    dl = _deeplink()
+    import torch
+    backends = dl.list_backends()
+    for b in backends:
+        if b["available"]:
+            b["ops"] = tier_counts(b["name"])
+    info = {"deeplink": dl.__version__, "torch": torch.__version__, "active_backend": dl.current_backend(),
+            "fallback_mode": dl.fallback_mode(), "devices": torch.deeplink.device_count(), "backends": backends}
+    if args.json:
+        json.dump(info, sys.stdout, indent=2, default=str)
+        print()
+        return 0
+    print(f"deeplink {info['deeplink']} on torch {info['torch']}; active backend: {info['active_backend']} "
+          f"({info['devices']} device(s)); fallback mode: {info['fallback_mode']}")
+    for b in backends:
+        mark = "*" if b["active"] else " "
+        state = "available" if b["available"] else "unavailable"
+        print(f"{mark} {b['name']:<14} {state:<12} v{b['version']}  {b['description']}")
+        if not b["available"]:
+            print(f"    why: {b['reason']}")
+        print(f"    from: {b['source']}; verified on: {b['verified_on']}")
+        for k, v in b["details"].items():
+            if k != "traceback":
+                print(f"    {k}: {v}")
+        for tier, c in b.get("ops", {}).items():
+            total = sum(c.values())
+            print(f"    {tier:<5} {c['native']}/{total} native, {c['decomposed']} decomposed, "
+                  f"{c['fallback']} fallback, {c['missing']} missing")
+    return 0
+
+
+# ---------------------------------------------------------------- ops
+def cmd_ops(args) -> int:
+    dl = _deeplink()
+    from deeplink.opset.listing import run_ops_command
+    name = args.backend or dl.current_backend()
+    dl._registry.get(name)  # unknown names fail with the list of known ones
+    return run_ops_command(args, {name: functools.partial(dl.route_of, backend=name)})
+
+
+# ---------------------------------------------------------------- demo
+def cmd_demo(args) -> int:
+    dl = _deeplink()
+    import time
+    import torch
+    from deeplink.models import tiny_model
+    if args.backend:
+        dl.use(args.backend)
+    model = tiny_model(args.model, hidden=128, layers=2).to("deeplink")
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    ids = torch.randint(0, 128, (4, 64), generator=torch.Generator().manual_seed(0)).to("deeplink")
+    dl.reset_op_stats()
+    print(f"training a tiny {args.model} ({sum(p.numel() for p in model.parameters()):,} parameters) on "
+          f"deeplink, backend '{dl.current_backend()}', fallback mode '{dl.fallback_mode()}'")
+    for step in range(args.steps):
+        t0 = time.perf_counter()
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        print(f"  step {step + 1}/{args.steps}: loss {loss.item():.4f} ({(time.perf_counter() - t0) * 1000:.0f} ms)")
+    stats = dl.op_stats()
+    native = sum(s["native"] for s in stats.values())
+    decomposed = sum(s["decomposed"] for s in stats.values())
+    fallbacks = dl.fallback_stats()
+    print(f"backend '{dl.current_backend()}' ran {native} op calls natively over {len(stats)} distinct ops, "
+          f"{decomposed} decomposed, {sum(fallbacks.values())} fell back to the CPU"
+          + (f": {fallbacks}" if fallbacks else ""))
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="deeplink", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("info", help="backends found on this machine")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_info)
+    from deeplink.opset.listing import add_ops_arguments
+    p = add_ops_arguments(sub.add_parser("ops", help="ops of a tier and how a backend runs them"))
+    p.set_defaults(fn=cmd_ops)
+    p = sub.add_parser("demo", help="train a tiny model on the deeplink device")
+    p.add_argument("--model", choices=["llama", "gpt2"], default="llama")
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--backend", default=None)
+    p.set_defaults(fn=cmd_demo)
+    try:
+        from deeplink.conformance.cli import add_conformance_parser
+        add_conformance_parser(sub)
+    except ImportError:
+        pass
+    try:
+        from deeplink.scaffold import add_new_backend_parser
+        add_new_backend_parser(sub)
+    except ImportError:
+        pass
+    args = parser.parse_args(argv)
+    handler = getattr(args, "fn", None) or getattr(args, "func")
+    return int(handler(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
