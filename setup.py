@@ -6,8 +6,11 @@ against whatever torch is installed (CPU 2.13 here, CUDA 2.11 on a GPU machine) 
 """
 from setuptools import setup, find_packages
 
-folders = {"deeplink": "deeplink", "deeplink.backends": "backends",
-           "deeplink.conformance": "conformance", "deeplink.csrc": "csrc"}
+import os
+
+folders = {pkg: folder for pkg, folder in {"deeplink": "deeplink", "deeplink.backends": "backends",
+                                           "deeplink.conformance": "conformance", "deeplink.csrc": "csrc"}.items()
+           if os.path.isdir(folder)}
 packages = ["deeplink", "deeplink.csrc"]
 for pkg, folder in folders.items():
     if pkg in ("deeplink", "deeplink.csrc"):

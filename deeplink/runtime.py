@@ -105,3 +105,12 @@ class CRuntime:
     table_address: int
     host_accessible: bool = False
     keepalive: object = None
+
+
+@dataclass(frozen=True)
+class AtenRuntime:
+    """A runtime made of an ATen device's own allocator, copies and device guard ("cpu" or
+    "cuda"): for CUDA that is torch's caching allocator and CUDA streams/events, reached without a
+    build-time CUDA dependency (csrc/shim/runtime_aten.cpp)."""
+
+    aten_device: str

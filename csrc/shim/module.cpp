@@ -29,7 +29,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         [](const std::string& name, py::object runtime, py::object passthrough) {
           BackendSlot slot;
           slot.name = name;
-          if (py::hasattr(runtime, "table_address")) {
+          if (py::hasattr(runtime, "aten_device")) {
+            std::string d = runtime.attr("aten_device").cast<std::string>();
+            TORCH_CHECK(d == "cpu" || d == "cuda", "deeplink backend '", name, "': AtenRuntime device must be 'cpu' or 'cuda'");
+            slot.runtime = make_aten_runtime(d == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU);
+          } else if (py::hasattr(runtime, "table_address")) {
             slot.runtime = make_ctable_runtime(name, runtime.attr("table_address").cast<uintptr_t>());
           } else {
             slot.runtime = make_python_runtime(name, runtime.ptr());

@@ -9,6 +9,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/DeviceGuard.h>
+#include <c10/core/StreamGuard.h>
 #include <torch/csrc/autograd/python_variable.h>
 #include <torch/csrc/jit/python/pybind_utils.h>
 #include <torch/library.h>
@@ -325,6 +326,11 @@ void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, co
   {
     c10::DeviceGuard guard(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
     AliasScope scope(backend, device);
+    c10::OptionalStreamGuard stream_guard;
+    if (aten != c10::DeviceType::CPU) {
+      auto st = backend_slot(backend).runtime->aten_stream(native_stream(current_stream(device)));
+      if (st) stream_guard.reset_stream(*st);
+    }
     std::optional<RngLoan> loan;
     if (r.lends_rng && aten == c10::DeviceType::CPU) loan.emplace(static_cast<c10::DeviceIndex>(device));
     op.redispatchBoxed(c10::DispatchKeySet(aten == c10::DeviceType::CUDA ? c10::DispatchKey::CUDA : c10::DispatchKey::CPU),

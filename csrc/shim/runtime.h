@@ -6,6 +6,7 @@
 #include <deeplink/runtime.h>
 
 #include <c10/core/DeviceType.h>
+#include <c10/core/Stream.h>
 #include <c10/util/Exception.h>
 
 #include <atomic>
@@ -38,12 +39,17 @@ class DeviceRuntime {
   virtual void event_synchronize(int device, void* event) = 0;
   virtual bool event_query(int device, void* event) = 0;
   virtual double event_elapsed_ms(int device, void* start, void* end) = 0;
+  // The ATen stream behind a stream handle, for runtimes built on an ATen device: Passthrough
+  // kernels then run on the stream the user made current on the deeplink device.
+  virtual std::optional<c10::Stream> aten_stream(void* /*handle*/) const { return std::nullopt; }
 };
 
 // Wraps a dl_runtime_v1 table (validated: ABI version, size, required functions).
 std::shared_ptr<DeviceRuntime> make_ctable_runtime(const std::string& backend, uintptr_t table_address);
 // Wraps a Python object shaped like deeplink.runtime.Runtime (calls take the GIL).
 std::shared_ptr<DeviceRuntime> make_python_runtime(const std::string& backend, void* py_object);
+// A runtime built from an ATen device's allocator, copies and device guard (runtime_aten.cpp).
+std::shared_ptr<DeviceRuntime> make_aten_runtime(c10::DeviceType type);
 // The CPU reference backend's runtime: plain host memory, as a dl_runtime_v1 table.
 const dl_runtime_v1* host_runtime_table();
 
