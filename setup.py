@@ -24,7 +24,7 @@ setup(
     packages=sorted(set(packages)),
     package_dir=package_dir,
     package_data={"deeplink.csrc": ["**/*.cpp", "**/*.h", "**/*.c"],
-                  "deeplink": ["data/*", "data/**/*"],
+                  "deeplink": ["data/*", "data/**/*", "scaffold/template/**/*"],
                   "deeplink.backends": ["**/*.c", "**/*.h", "**/*.cpp"],
                   "deeplink.conformance": ["data/*", "data/**/*"]},
     include_package_data=True,

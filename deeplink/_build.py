@@ -35,7 +35,11 @@ def _fingerprint(root: Path) -> str:
     h.update(torch.__version__.encode())
     h.update(sys.version.encode())
     h.update(" ".join(CFLAGS).encode())
-    for path in sorted(list(root.rglob("*.cpp")) + list(root.rglob("*.h"))):
+    # What the shim is compiled from: its sources and the runtime header (other headers in
+    # csrc/include are for plugin authors and do not change the shim).
+    inputs = list((root / "shim").glob("*.cpp")) + list((root / "shim").glob("*.h")) + \
+        [root / "include" / "deeplink" / "runtime.h"]
+    for path in sorted(inputs):
         h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
+import _cffi_backend
 import cffi
 import torch
 
@@ -75,6 +76,9 @@ def _dtype_codes() -> dict:
 
 #: torch dtype -> (DLDataTypeCode, bits); lanes are always 1.
 DTYPE_CODES = _dtype_codes()
+# torch dtype -> (DLDataType initializer, bytes per element), for the per-call path
+_DTYPE_INFO = {d: ((code, bits, 1), torch.empty(0, dtype=d).element_size()) for d, (code, bits) in DTYPE_CODES.items()}
+_CPU_DEVICE = (KDL_CPU, 0)
 
 _CDEF = """
 typedef struct { int32_t device_type; int32_t device_id; } DLDevice;
@@ -101,6 +105,7 @@ _loader.cdef("void* dlopen(const char* file, int mode); void* dlsym(void* handle
 _libdl = _loader.dlopen(None)  # glibc >= 2.34 has these in libc; older ones in the python binary's libdl
 _RTLD_NOW, _RTLD_LOCAL = 2, 0
 
+_newp = _cffi_backend.newp  # ffi.new without its Python wrapper (per-call cost)
 _ARGS = ffi.typeof("dl_tensor_arg[]")
 _I64S = ffi.typeof("int64_t[]")
 _NULL = ffi.NULL
@@ -220,6 +225,29 @@ def _as_library(library):
                     f"got {type(library).__name__}")
 
 
+def include_dir() -> Path:
+    """The folder to pass as `-I` when compiling a kernel library: `#include <deeplink/kernel.h>`."""
+    from ._build import csrc_dir
+    return csrc_dir() / "include"
+
+
+def build_library(sources, output: str | os.PathLike, extra_args: Iterable[str] = ()) -> Path:
+    """Compile C sources into a kernel shared library with the system C compiler ($CC, else cc):
+    the quick path for notebooks, tests and docs. Packages build theirs at install time instead
+    (see the setup.py that `deeplink new-backend` writes)."""
+    import shlex
+    import subprocess
+    output = Path(output)
+    cmd = shlex.split(os.environ.get("CC", "cc")) + [
+        "-shared", "-fPIC", "-O3", "-std=c11", "-fvisibility=hidden", f"-I{include_dir()}",
+        *[str(s) for s in ([sources] if isinstance(sources, (str, os.PathLike)) else sources)],
+        "-o", str(output), *extra_args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CKernelError(f"deeplink: compiling {output.name} failed ({' '.join(cmd)}):\n{proc.stderr}")
+    return output
+
+
 def _dlerror() -> str:
     p = _libdl.dlerror()
     return _loader.string(p).decode(errors="replace") if p != _NULL else "unknown dlopen error"
@@ -227,8 +255,8 @@ def _dlerror() -> str:
 
 # ---------------------------------------------------------------- the argument spec
 
-_SCALAR_CTYPES = {"double": "double", "float": "double", "int64_t": "int64_t", "int64": "int64_t",
-                  "int": "int", "bool": "int"}
+# C types a scalar parameter may have; `bool` is passed as an int (0 or 1).
+_SCALAR_CTYPES = {"double": "double", "float": "float", "int64_t": "int64_t", "int": "int", "bool": "int"}
 
 
 @dataclass(frozen=True)
@@ -236,7 +264,7 @@ class Param:
     """One C parameter: kind is 'out' (output tensor), 'tensor', 'scalar' or 'intlist'."""
     kind: str
     name: str
-    ctype: str = ""        # C type of a scalar ("double", "int64_t", "int")
+    ctype: str = ""        # C type of a scalar ("double", "float", "int64_t", "int")
     index: int = 0         # output index, or position in the aten schema
     kwarg_only: bool = False
     default: object = None
@@ -246,37 +274,37 @@ def parse_args(spec: str, schema, n_outputs: Optional[int] = None) -> list[Param
     """Parse "out, self, other, double alpha" against an aten schema.
 
     `out` / `out0`, `out1`, ... are outputs; a bare name is a tensor argument of the schema; `double
-    NAME`, `int64_t NAME`, `bool NAME` are scalars; `int64_t[] NAME` an int list, passed to C as
-    `const int64_t* NAME, int64_t NAME_len`."""
+    NAME`, `float NAME`, `int64_t NAME`, `int NAME`, `bool NAME` (passed as int) are scalars;
+    `int64_t[] NAME` is an int list, passed to C as `const int64_t* NAME, int64_t NAME_len`."""
     by_name = {a.name: (i, a) for i, a in enumerate(schema.arguments)}
     names = ", ".join(a.name for a in schema.arguments)
     params = []
     for raw in (p.strip() for p in spec.split(",")):
         if not raw:
             continue
-        m = re.fullmatch(r"(?:(double|float|int64_t|int64|int|bool)(\[\])?\s+)?([A-Za-z_]\w*)", raw)
+        m = re.fullmatch(r"(?:(double|float|int64_t|int|bool)(\[\])?\s+)?([A-Za-z_]\w*)", raw)
         if not m:
             raise ValueError(f"deeplink.ckernel: cannot read C parameter {raw!r} of {spec!r}; write `out`, a "
-                             f"tensor argument name, `double NAME`, `int64_t NAME`, `bool NAME` or `int64_t[] NAME`")
+                             f"tensor argument name, `double NAME`, `float NAME`, `int64_t NAME`, `int NAME`, "
+                             f"`bool NAME` or `int64_t[] NAME`")
         ctype, is_list, name = m.groups()
         out = re.fullmatch(r"out(\d*)", name)
         if out and not ctype and (name not in by_name or _is_written(by_name[name])):
             params.append(Param("out", name, index=int(out.group(1) or 0)))
             continue
         if name not in by_name:
-            raise ValueError(f"deeplink.ckernel: {name!r} is not an argument of aten::{schema.name}"
-                             f"{'.' + schema.overload_name if schema.overload_name else ''} ({names})")
+            raise ValueError(f"deeplink.ckernel: {name!r} is not an argument of {_label(schema)} ({names})")
         i, a = by_name[name]
         default = a.default_value if a.has_default_value() else None
         if is_list:
-            if ctype not in ("int64_t", "int64"):
+            if ctype != "int64_t":
                 raise ValueError(f"deeplink.ckernel: only int64_t[] lists are supported, not {ctype}[] ({raw!r})")
             params.append(Param("intlist", name, "int64_t", i, a.kwarg_only, default))
         elif ctype:
             params.append(Param("scalar", name, _SCALAR_CTYPES[ctype], i, a.kwarg_only, default))
         else:
             if "Tensor" not in str(a.type) or "[]" in str(a.type):
-                raise ValueError(f"deeplink.ckernel: argument {name!r} of aten::{schema.name} is {a.type}, not a "
+                raise ValueError(f"deeplink.ckernel: argument {name!r} of {_label(schema)} is {a.type}, not a "
                                  f"Tensor; give it a C type (`double {name}`, `int64_t {name}`, ...)")
             params.append(Param("tensor", name, index=i, kwarg_only=a.kwarg_only, default=default))
     outs = sorted(p.index for p in params if p.kind == "out")
@@ -292,7 +320,11 @@ def _schema_param(schema, name: str) -> Param:
         if a.name == name:
             return Param("tensor", name, index=i, kwarg_only=a.kwarg_only,
                          default=a.default_value if a.has_default_value() else None)
-    raise ValueError(f"deeplink.ckernel: {name!r} is not an argument of aten::{schema.name}")
+    raise ValueError(f"deeplink.ckernel: {name!r} is not an argument of {_label(schema)}")
+
+
+def _label(schema) -> str:
+    return schema.name + (f".{schema.overload_name}" if schema.overload_name else "")
 
 
 def _is_written(entry) -> bool:
@@ -352,96 +384,189 @@ def _broadcast_strides(t: torch.Tensor, shape: tuple) -> list:
 # ---------------------------------------------------------------- the call
 
 class _CCall:
-    """The callable a CKernel's PythonKernel runs: binds aten arguments to C parameters."""
+    """The callable a CKernel's PythonKernel runs: binds aten arguments to C parameters.
+
+    The per-call path is written for speed (it is the whole overhead of a C kernel): argument
+    binding is precomputed, every DLTensor of a call lives in one cffi array and every shape and
+    stride in one int64 array, and `data` is filled as an integer (dl_tensor_arg)."""
 
     def __init__(self, op: str, symbol: str, library, params: list[Param], outputs, fn, schema):
         self.op, self.symbol, self.library, self.params = op, symbol, library, params
         self.outputs = outputs
         self.cfunc = fn
-        self.tensor_params = [p for p in params if p.kind == "tensor"]
         self.n_out = sum(p.kind == "out" for p in params)
         self.mode, _, self.mode_arg = outputs.partition(":") if isinstance(outputs, str) else ("callable", "", "")
         self.broadcast = self.mode in ("broadcast", "into")
         #: (status name, library's error text) of the last call the C function declined, for debugging.
         self.last_declined: Optional[tuple] = None
         self._mode_param = _schema_param(schema, self.mode_arg) if self.mode_arg else None
+        # (schema position or a huge number for keyword-only, name, default) per tensor parameter
+        self._tensor_bind = [_binding(p) for p in params if p.kind == "tensor"]
+        # C argument plan: ("out", i) | ("in", i) | ("scalar", binding, to_float) | ("list", binding)
+        plan, k = [], 0
+        for p in params:
+            if p.kind == "out":
+                plan.append(("out", p.index))
+            elif p.kind == "tensor":
+                plan.append(("in", k))
+                k += 1
+            elif p.kind == "scalar":
+                plan.append(("scalar", _binding(p), p.ctype in ("double", "float")))
+            else:
+                plan.append(("list", _binding(p)))
+        self._plan = plan
+        # The common shape, "out, tensors..., plain scalars", takes a shortcut when no input is None.
+        kinds = [step[0] for step in plan]
+        n_in = kinds.count("in")
+        self._simple = (kinds == ["out"] * self.n_out + ["in"] * n_in + ["scalar"] * kinds.count("scalar")
+                        and [s[1] for s in plan[: self.n_out]] == list(range(self.n_out)))
+        self._scalar_bind = [(*step[1], step[2]) for step in plan if step[0] == "scalar"]
+        self.elementwise = self._simple and self.mode == "broadcast" and n_in == 2 and self.n_out == 1
 
     def __repr__(self):
         return f"<C kernel {self.symbol} from {self.library.path} for aten::{self.op}>"
 
-    # Router calls pass positional arguments positionally and keyword-only ones as keywords; a
-    # direct call may do either.
-    @staticmethod
-    def _value(p: Param, args, kwargs):
-        if not p.kwarg_only and p.index < len(args):
-            return args[p.index]
-        return kwargs.get(p.name, p.default)
+    def _elementwise(self, *args, **kwargs):
+        """__call__ for the most common kernel: outputs='broadcast', C parameters "out, two
+        tensors, scalars" (binary pointwise ops). Same result as the general path, fewer steps."""
+        nargs = len(args)
+        (i, n, d), (j, m, e) = self._tensor_bind
+        a = args[i] if i < nargs else kwargs.get(n, d)
+        b = args[j] if j < nargs else kwargs.get(m, e)
+        if a is None or b is None:
+            return self._general(*args, **kwargs)
+        shape = a.shape
+        if b.shape != shape:
+            shape = torch.broadcast_shapes(shape, b.shape)
+        out = torch.empty(shape, dtype=torch.result_type(a, b), device=b.device if a.is_cpu else a.device)
+        dtype = out.dtype
+        if a.dtype != dtype and a.is_cpu and a.dim() == 0:  # CPU scalars (x + 1): one dtype in C
+            a = a.to(dtype)
+        if b.dtype != dtype and b.is_cpu and b.dim() == 0:
+            b = b.to(dtype)
+        nd = len(shape)
+        dims = list(shape)
+        dims += out.stride()
+        dims += a.stride() if a.shape == shape else _broadcast_strides(a, shape)
+        dims += b.stride() if b.shape == shape else _broadcast_strides(b, shape)
+        arr = _newp(_I64S, dims or 1)
+        index = out.get_device()
+        device = (DEEPLINK_DEVICE_TYPE, index) if index >= 0 else _CPU_DEVICE
+        structs = []
+        pos = nd
+        for t in (out, a, b):
+            dl_dtype, itemsize = _DTYPE_INFO[t.dtype]
+            offset = t.storage_offset() * itemsize
+            structs.append((t.data_ptr() - offset, _CPU_DEVICE if t.is_cpu else device, nd, dl_dtype,
+                            arr, arr + pos, offset))
+            pos += nd
+        block = _newp(_ARGS, structs)
+        cargs = [block, block + 1, block + 2]
+        for i, n, d, to_float in self._scalar_bind:
+            v = args[i] if i < nargs else kwargs.get(n, d)
+            cargs.append(float(v) if to_float else int(v))
+        status = self.cfunc(*cargs)
+        if status == DL_OK:
+            return out
+        if status in _DECLINED:
+            self.last_declined = (STATUS_NAMES[status], self.library.last_error())
+            return NotImplemented
+        raise CKernelError(self._failure(status, [out], [a, b]))
 
-    def __call__(self, *args, **kwargs):
-        value = self._value
-        inputs = [value(p, args, kwargs) for p in self.tensor_params]
+    def _general(self, *args, **kwargs):
+        nargs = len(args)
+        inputs = [args[i] if i < nargs else kwargs.get(n, d) for i, n, d in self._tensor_bind]
         present = [t for t in inputs if t is not None]
         outs = self._make_outputs(present, args, kwargs)
-        shape = outs[0].shape if self.broadcast else None
-        if self.broadcast:  # CPU scalars (x + 1) take the output dtype so the kernel sees one dtype
-            dtype = outs[0].dtype
-            inputs = [t.to(dtype) if t is not None and t.dim() == 0 and t.is_cpu and t.dtype != dtype else t
-                      for t in inputs]
+        out0 = outs[0]
 
-        # Describe every tensor: all shapes and strides in one int64 array, the structs in another.
-        tensors = outs + inputs
-        dims, structs, keep = [], [], []
-        for t in tensors:
-            if t is None:
-                continue
-            if shape is not None and t.shape != shape:
-                dims += shape
-                dims += _broadcast_strides(t, shape)
-                ndim = len(shape)
-            else:
+        # Every shape and stride of the call goes in one int64 array, every DLTensor in one struct
+        # array. Broadcast modes describe all tensors with the output's shape (one shared copy).
+        if self.broadcast:
+            shape = out0.shape
+            dtype = out0.dtype
+            for t in present:
+                if t.is_cpu and t.dtype != dtype and t.dim() == 0:  # CPU scalars (x + 1): one dtype in C
+                    inputs = [u.to(dtype) if u is t else u for u in inputs]
+                    present = [u for u in inputs if u is not None]
+            described = outs + present
+            nd = len(shape)
+            dims = list(shape)
+            for t in described:
+                dims += t.stride() if t.shape == shape else _broadcast_strides(t, shape)
+            arr = _newp(_I64S, dims or 1)  # all 0-d: still a valid (unused) pointer
+            shapes = [(nd, arr)] * len(described)
+            pos = nd
+            strides = []
+            for _ in described:
+                strides.append(arr + pos)
+                pos += nd
+        else:
+            described = outs + present
+            dims = []
+            for t in described:
                 dims += t.shape
                 dims += t.stride()
-                ndim = t.dim()
-            keep.append(ndim)
-        arr = ffi.new(_I64S, dims or 1)  # 0-d tensors only: still a valid (unused) pointer
-        pos = 0
-        for t, ndim in zip((t for t in tensors if t is not None), keep):
-            code, bits = DTYPE_CODES[t.dtype]
-            offset = t.storage_offset() * t.element_size()
-            device = (KDL_CPU, 0) if t.is_cpu else (DEEPLINK_DEVICE_TYPE, t.device.index or 0)
-            structs.append([t.data_ptr() - offset, device, ndim, (code, bits, 1),
-                            arr + pos, arr + pos + ndim, offset])
-            pos += 2 * ndim
-        block = ffi.new(_ARGS, structs)
+            arr = _newp(_I64S, dims or 1)
+            shapes, strides, pos = [], [], 0
+            for t in described:
+                nd = t.dim()
+                shapes.append((nd, arr + pos))
+                strides.append(arr + pos + nd)
+                pos += 2 * nd
+        index = out0.get_device()
+        device = (DEEPLINK_DEVICE_TYPE, index) if index >= 0 else (KDL_CPU, 0)
+        structs = []
+        for t, (nd, shape_ptr), stride_ptr in zip(described, shapes, strides):
+            dl_dtype, itemsize = _DTYPE_INFO[t.dtype]
+            offset = t.storage_offset() * itemsize
+            structs.append((t.data_ptr() - offset, _CPU_DEVICE if t.is_cpu else device, nd, dl_dtype,
+                            shape_ptr, stride_ptr, offset))
+        block = _newp(_ARGS, structs)
 
-        cargs, k = [], 0
-        out_slots = len(outs)
-        input_iter = iter(inputs)
-        for p in self.params:
-            if p.kind == "out":
-                cargs.append(block + p.index)
-            elif p.kind == "tensor":
-                t = next(input_iter)
-                if t is None:
-                    cargs.append(_NULL)
-                else:
-                    cargs.append(block + out_slots + k)
-                    k += 1
-            elif p.kind == "scalar":
-                v = value(p, args, kwargs)
-                cargs.append(float(v) if p.ctype == "double" else int(v))
-            else:
-                v = value(p, args, kwargs)
-                v = [v] if isinstance(v, int) else list(v or ())
-                cargs += [ffi.new(_I64S, v), len(v)]
+        n_out = len(outs)
+        if self._simple and len(present) == len(inputs):
+            cargs = [block + j for j in range(n_out + len(present))]
+            for step in self._plan[len(cargs):]:
+                i, n, d = step[1]
+                v = args[i] if i < nargs else kwargs.get(n, d)
+                cargs.append(float(v) if step[2] else int(v))
+        else:
+            cargs = self._general_args(block, n_out, inputs, args, kwargs)
 
         status = self.cfunc(*cargs)
         if status == DL_OK:
-            return outs[0] if self.n_out == 1 else tuple(outs)
+            return out0 if self.n_out == 1 else tuple(outs)
         if status in _DECLINED:
             self.last_declined = (STATUS_NAMES[status], self.library.last_error())
             return NotImplemented
         raise CKernelError(self._failure(status, outs, present))
+
+    def _general_args(self, block, n_out, inputs, args, kwargs) -> list:
+        nargs = len(args)
+        slot = {}  # input index -> struct index (None inputs have no struct)
+        k = n_out
+        for j, t in enumerate(inputs):
+            if t is not None:
+                slot[j] = k
+                k += 1
+        cargs = []
+        for step in self._plan:
+            kind = step[0]
+            if kind == "out":
+                cargs.append(block + step[1])
+            elif kind == "in":
+                j = slot.get(step[1])
+                cargs.append(_NULL if j is None else block + j)
+            else:
+                i, n, d = step[1]
+                v = args[i] if i < nargs else kwargs.get(n, d)
+                if kind == "scalar":
+                    cargs.append(float(v) if step[2] else int(v))
+                else:
+                    v = [v] if isinstance(v, int) else list(v or ())
+                    cargs += [_newp(_I64S, v or 1), len(v)]
+        return cargs
 
     def _make_outputs(self, present, args, kwargs) -> list:
         mode = self.mode
@@ -452,7 +577,8 @@ class _CCall:
             shape = _broadcast_shape([t.shape for t in present])
             return [torch.empty(shape, dtype=_promoted_dtype(present), device=_device_of(present))]
         if mode == "into":
-            target = self._value(self._mode_param, args, kwargs)
+            i, n, d = _binding(self._mode_param)
+            target = args[i] if i < len(args) else kwargs.get(n, d)
             shape = _broadcast_shape([t.shape for t in present])
             if target.shape != shape:
                 if target.numel() != 0:
@@ -461,7 +587,8 @@ class _CCall:
                 target.resize_(shape)  # out= given empty: sized here, as ATen does
             return [target]
         if mode == "like":
-            t = self._value(self._mode_param, args, kwargs)
+            i, n, d = _binding(self._mode_param)
+            t = args[i] if i < len(args) else kwargs.get(n, d)
             return [torch.empty(t.shape, dtype=t.dtype, device=_device_of(present))]
         specs = self.outputs(*args, **kwargs)
         if isinstance(specs, tuple) and len(specs) == 2 and isinstance(specs[1], torch.dtype):
@@ -489,6 +616,20 @@ class _CCall:
                 f"DEEPLINK_BACKEND=cpu runs the same program on the CPU reference for comparison.")
 
 
+    __call__ = _general
+
+
+class _ElementwiseCCall(_CCall):
+    __call__ = _CCall._elementwise
+
+
+_NO_POSITION = 1 << 30  # keyword-only arguments are never read from *args
+
+
+def _binding(p: Param) -> tuple:
+    return (_NO_POSITION if p.kwarg_only else p.index, p.name, p.default)
+
+
 def _device_of(tensors) -> torch.device:
     for t in tensors:
         if t.device.type != "cpu":
@@ -506,8 +647,9 @@ def CKernel(library, symbol: str, op: str, args: str, *, outputs: str | Callable
               (ABI-mode `ffi.dlopen` result, or an API-mode module with `.ffi` and `.lib`).
     args      the C parameters in order, named by the op's aten schema: "out, self, other, double alpha".
               `out` (or out0, out1, ...) are outputs; bare names are tensor arguments (`DLTensor*`,
-              NULL when None); `double`, `int64_t`, `bool` name scalars; `int64_t[] dim` an int list
-              passed as (const int64_t*, int64_t).
+              NULL when None); `double NAME`, `float NAME`, `int64_t NAME`, `int NAME`, `bool NAME`
+              are scalars (bool passed as int); `int64_t[] NAME` an int list, passed as
+              (const int64_t*, int64_t).
     outputs   "broadcast" (default): one output, shape = broadcast of the tensor arguments, dtype =
                   their promoted dtype; inputs are passed broadcast to that shape (stride 0) and CPU
                   scalars cast to that dtype, so an elementwise kernel sees one shape and one dtype.
@@ -539,4 +681,6 @@ def CKernel(library, symbol: str, op: str, args: str, *, outputs: str | Callable
     lib = _as_library(library)
     fn = ffi.cast(_c_function_type(params), lib.address(symbol))
     call = _CCall(op, symbol, lib, params, outputs, fn, overload._schema)
+    if call.elementwise:
+        call.__class__ = _ElementwiseCCall  # same state, the shorter per-call path
     return PythonKernel(call, frozenset(dtypes) if dtypes is not None else None, impl or f"C:{symbol}")

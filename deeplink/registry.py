@@ -46,6 +46,9 @@ class BackendRecord:
 _records: dict[str, BackendRecord] = {}
 _active: BackendRecord | None = None
 _discovered = False
+# Entry points that failed with a circular import (a plugin imported first, which imports deeplink,
+# which loads the plugin mid-import): tried again on the next look-up.
+_retry: dict = {}
 
 
 def _probe(backend: Backend) -> Availability:
@@ -87,10 +90,23 @@ def discover() -> None:
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in _records:
             continue
-        _admit(ep.name, f"entry point {ep.value}", ep.load)
+        _load_entry_point(ep)
     if "cpu" not in _records:  # running from a source tree without `pip install -e .`
         from deeplink.backends.cpu import CpuBackend
         _admit("cpu", "built-in (no entry point installed)", lambda: CpuBackend)
+
+
+def _load_entry_point(ep) -> None:
+    rec = _admit(ep.name, f"entry point {ep.value}", ep.load)
+    if rec.backend is None and "partially initialized module" in rec.load_error:
+        _retry[ep.name] = ep
+    else:
+        _retry.pop(ep.name, None)
+
+
+def _retry_circular() -> None:
+    for ep in list(_retry.values()):
+        _load_entry_point(ep)
 
 
 def register_backend(backend: Backend) -> BackendRecord:
@@ -105,11 +121,14 @@ def register_backend(backend: Backend) -> BackendRecord:
 
 def records() -> list[BackendRecord]:
     discover()
+    _retry_circular()
     return sorted(_records.values(), key=lambda r: (-(r.backend.priority if r.backend else -999), r.name))
 
 
 def get(name: str) -> BackendRecord:
     discover()
+    if name in _retry:
+        _retry_circular()
     if name not in _records:
         known = ", ".join(sorted(_records)) or "none"
         raise ValueError(f"deeplink: unknown backend {name!r}. Known backends: {known}. "

@@ -10,7 +10,9 @@
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/DeviceGuard.h>
 #include <c10/core/StreamGuard.h>
+#include <torch/csrc/DynamicTypes.h>
 #include <torch/csrc/autograd/python_variable.h>
+#include <torch/csrc/utils/tensor_memoryformats.h>
 #include <torch/csrc/jit/python/pybind_utils.h>
 #include <torch/library.h>
 
@@ -375,6 +377,29 @@ void run_cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, c
   }
 }
 
+// Boxed enums (ScalarType, Layout, MemoryFormat) travel as ints; Python kernels get the torch
+// objects (torch.float32, torch.strided, torch.channels_last) a Python caller would pass.
+py::object to_python(const c10::IValue& v, const c10::Type& declared) {
+  if (v.isInt()) {
+    const c10::Type* t = &declared;
+    if (t->kind() == c10::TypeKind::OptionalType) t = t->castRaw<c10::OptionalType>()->getElementType().get();
+    switch (t->kind()) {
+      case c10::TypeKind::ScalarTypeType:
+        return py::reinterpret_borrow<py::object>(
+            reinterpret_cast<PyObject*>(torch::getTHPDtype(static_cast<at::ScalarType>(v.toInt()))));
+      case c10::TypeKind::LayoutType:
+        return py::reinterpret_borrow<py::object>(
+            reinterpret_cast<PyObject*>(torch::getTHPLayout(static_cast<at::Layout>(v.toInt()))));
+      case c10::TypeKind::MemoryFormatType:
+        return py::reinterpret_borrow<py::object>(
+            torch::utils::getTHPMemoryFormat(static_cast<at::MemoryFormat>(v.toInt())));
+      default:
+        break;
+    }
+  }
+  return torch::jit::toPyObject(v);
+}
+
 // Returns false when the kernel declined (returned NotImplemented: dtypes it does not take).
 bool run_python(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r) {
   const auto& schema = op.schema();
@@ -389,7 +414,7 @@ bool run_python(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
     // Tensors stay tensors (toPyObject would turn wrapped numbers, e.g. the 1 in `1 + x`, into
     // Python floats, and kernels would have to handle both).
     py::object o = v.isTensor() ? py::reinterpret_steal<py::object>(THPVariable_Wrap(v.toTensor()))
-                                : torch::jit::toPyObject(v);
+                                : to_python(v, *args[i].type());
     if (args[i].kwarg_only())
       kw[py::str(args[i].name())] = o;
     else

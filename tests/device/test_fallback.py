@@ -94,3 +94,11 @@ def test_tensor_of_another_backend_is_rejected(mini):
     with pytest.raises(RuntimeError, match="belongs to backend 'mini'"):
         x + x
     assert torch.equal(x.cpu().to("deeplink").cpu(), torch.ones(2))  # moving through the CPU works
+
+
+def test_enum_arguments_arrive_as_torch_objects(mini):
+    from .minibackend import SEEN_DTYPES
+    x = torch.tensor([1.0, 2.0]).to("deeplink")
+    r = torch.sum(x, dtype=torch.float64)
+    assert r.dtype == torch.float64 and r.item() == 3.0
+    assert SEEN_DTYPES[-1] is torch.float64

@@ -18,8 +18,8 @@
  *    already of the right shape and dtype; then the inputs; then scalars. The Python side
  *    (deeplink.ckernel.CKernel) names, in the same order, which aten argument feeds each parameter.
  *  - parameter types: `DLTensor*` for outputs, `const DLTensor*` for inputs (NULL for an absent
- *    optional tensor), `double`, `int64_t`, `int` (bool), and `const int64_t* v, int64_t n` pairs
- *    for int lists.
+ *    optional tensor), `double`, `float`, `int64_t`, `int` (also for bool: 0 or 1), and
+ *    `const int64_t* v, int64_t n` pairs for int lists.
  *  - the return value is a dl_status (csrc/include/deeplink/runtime.h):
  *      DL_OK                    done; outputs hold the result.
  *      DL_DTYPE_NOT_SUPPORTED   this kernel does not take these dtypes;
