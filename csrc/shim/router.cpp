@@ -414,7 +414,7 @@ bool run_python(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
     // Tensors stay tensors (toPyObject would turn wrapped numbers, e.g. the 1 in `1 + x`, into
     // Python floats, and kernels would have to handle both).
     py::object o = v.isTensor() ? py::reinterpret_steal<py::object>(THPVariable_Wrap(v.toTensor()))
-                                : to_python(v, *args[i].type());
+                                : to_python(v, *args[i].real_type());
     if (args[i].kwarg_only())
       kw[py::str(args[i].name())] = o;
     else
