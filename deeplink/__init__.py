@@ -85,6 +85,20 @@ def host_view(t: torch.Tensor) -> torch.Tensor:
     return _C._host_view(t)
 
 
+def aten_generator(generator: torch.Generator | None = None, device: int | None = None) -> torch.Generator:
+    """The ATen generator behind a deeplink generator (default: the device's default one), for
+    kernels that draw random numbers themselves: seeding the deeplink generator seeds it."""
+    idx = torch.deeplink.current_device() if device is None else device
+    return _C._inner_generator(generator, idx)
+
+
+def stream_handle(stream: torch.Stream | None = None) -> int:
+    """The backend runtime's handle (what its stream_create returned) for a deeplink stream
+    (default: the current one); 0 for the default stream."""
+    s = stream if stream is not None else torch.deeplink.current_stream()
+    return _C._native_stream(s.device_index, s.stream_id)
+
+
 def tensor_backend(t: torch.Tensor) -> str:
     """Name of the backend whose memory holds `t`."""
     rec = _registry.record_of_slot(_C._tensor_backend(t))

@@ -215,11 +215,12 @@ def op_exists(name: str) -> bool:
 
 def sdp_choice(rec) -> int:
     """Fused attention for scaled_dot_product_attention on this backend (sdp::SDPBackend value):
-    Passthrough backends ask their ATen device (-1); others use the memory-efficient kernel when
-    they implement it with its backward, else the unfused math path (0)."""
-    if rec.backend.aten_device is not None:
-        return -1
+    -1 asks, per call, the backend's `_fused_sdp_choice` kernel (Passthrough backends: their ATen
+    device's; others may implement it to pick per shape, dropout and head layout); without one, the
+    memory-efficient kernel when the backend implements it with its backward, else math (0)."""
     kernels = rec.kernels()
+    if rec.backend.aten_device is not None or "_fused_sdp_choice" in kernels:
+        return -1
     if all(k in kernels for k in ("_scaled_dot_product_efficient_attention",
                                   "_scaled_dot_product_efficient_attention_backward")):
         return 2

@@ -116,6 +116,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     if (!gen.is_none()) g = THPGenerator_Unwrap(gen.ptr());
     return py::reinterpret_steal<py::object>(THPGenerator_Wrap(inner_generator(g, static_cast<c10::DeviceIndex>(device))));
   });
+  m.def("_native_stream", [](int device, int64_t id) {
+    return reinterpret_cast<uintptr_t>(native_stream(
+        c10::Stream(c10::Stream::UNSAFE, c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)), id)));
+  });
   m.def("_default_generator", [](int device) {
     return py::reinterpret_steal<py::object>(THPGenerator_Wrap(default_generator(static_cast<c10::DeviceIndex>(device))));
   });

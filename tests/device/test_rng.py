@@ -1,6 +1,6 @@
 import torch
 
-import deeplink  # noqa: F401
+import deeplink
 
 
 def test_generator_reproduces():
@@ -49,3 +49,10 @@ def test_dropout_and_randperm_seeded():
     assert torch.equal(a.cpu(), torch.nn.functional.dropout(x, 0.5).cpu())
     assert torch.equal(p.cpu(), torch.randperm(10, device="deeplink").cpu())
     assert sorted(p.cpu().tolist()) == list(range(10))
+
+
+def test_aten_generator_follows_deeplink_seed():
+    torch.deeplink.manual_seed(9)
+    a = torch.rand(4, generator=deeplink.aten_generator())  # a CPU generator for host-side kernels
+    torch.deeplink.manual_seed(9)
+    assert torch.equal(a, torch.rand(4, generator=deeplink.aten_generator()))

@@ -1,6 +1,6 @@
 import torch
 
-import deeplink  # noqa: F401
+import deeplink
 
 
 def test_stream_create_and_switch():
@@ -37,3 +37,11 @@ def test_event_wait_orders_streams():
     e.record()
     s.wait_event(e)
     s.synchronize()
+
+
+def test_stream_handles_are_the_runtimes():
+    assert deeplink.stream_handle(torch.deeplink.default_stream()) == 0
+    s = torch.deeplink.Stream()
+    assert deeplink.stream_handle(s) != 0
+    with torch.deeplink.stream(s):
+        assert deeplink.stream_handle() == deeplink.stream_handle(s)
