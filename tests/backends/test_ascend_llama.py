@@ -70,8 +70,10 @@ def test_tiny_llama_trains_on_emulated_ascend_like_on_cpu():
         calls = emu.state()["call_counts"]
         _compare(dev, cpu, dev_model, cpu_model)
         assert not deeplink.fallback_stats()
-        assert stats["_scaled_dot_product_efficient_attention"]["native"] == 6
-        assert stats["_scaled_dot_product_efficient_attention_backward"]["native"] == 6
+        # SDPA asks the backend's _fused_sdp_choice per call: the overrideable path (FlashAttentionScore)
+        assert stats["_fused_sdp_choice"]["native"] == 6
+        assert stats["_scaled_dot_product_fused_attention_overrideable"]["native"] == 6
+        assert stats["_scaled_dot_product_fused_attention_overrideable_backward"]["native"] == 6
         assert calls["aclnnFlashAttentionScore"] == 6 and calls["aclnnFlashAttentionScoreGrad"] == 6
         assert calls["aclnnFlashAttentionScoreGetWorkspaceSize"] == 6
         assert not any(v["decomposed"] for v in stats.values()), {k: v for k, v in stats.items() if v["decomposed"]}
