@@ -1,5 +1,6 @@
 """Kernel table of the CPU reference backend: ATen CPU for everything ATen has, plus the
-CUDA-only attention kernels of the LLM tier."""
+CUDA-only attention kernels of the LLM tier and the convolution entry points ATen uses for
+devices it does not know."""
 from collections import ChainMap
 
 from deeplink.kernels import AtenKernels
@@ -7,4 +8,5 @@ from deeplink.kernels import AtenKernels
 
 def cpu_kernels():
     from .attention import ATTENTION_KERNELS
-    return ChainMap(ATTENTION_KERNELS, AtenKernels("cpu"))
+    from .convolution import CONVOLUTION_KERNELS
+    return ChainMap(ATTENTION_KERNELS, CONVOLUTION_KERNELS, AtenKernels("cpu"))

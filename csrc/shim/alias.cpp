@@ -92,6 +92,8 @@ void sync_back(const at::Tensor& orig, const at::Tensor& alias) {
 at::Tensor adopt_tensor(const at::Tensor& r, int backend, int device) {
   c10::StorageImpl* src = r.storage().unsafeGetStorageImpl();
   size_t nbytes = src->nbytes();
+  TORCH_CHECK(nbytes == 0 || src->data() != nullptr, "deeplink: an ATen kernel returned a ", r.sizes(),
+              " tensor without memory (", r.key_set(), "); it cannot be adopted");
   c10::DataPtr dp = adopt_storage(c10::intrusive_ptr<c10::StorageImpl>::reclaim_copy(src), backend, device);
   c10::Storage storage(c10::make_intrusive<c10::StorageImpl>(c10::StorageImpl::use_byte_size_t(), nbytes,
                                                               std::move(dp), device_allocator(), /*resizable=*/true));

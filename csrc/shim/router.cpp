@@ -274,6 +274,12 @@ at::Tensor map_result(const at::Tensor& res, const std::vector<Converted>& conv,
   for (const Converted& c : conv) {
     if (s == c.alias.storage().unsafeGetStorageImpl()) return view_on(c.orig.storage(), res);  // a view
   }
+  if (res._is_zerotensor()) {
+    // ATen's storage-less "efficient zero" tensors (e.g. sgn's gradient for real inputs) have no
+    // bytes to adopt: give deeplink real zeros.
+    return at::zeros(res.sizes(), res.options().device(c10::Device(c10::DeviceType::PrivateUse1,
+                                                                   static_cast<c10::DeviceIndex>(device))));
+  }
   auto it = adopted.find(s);
   if (it != adopted.end()) return view_on(it->second, res);
   at::Tensor t = adopt_tensor(res, backend, device);

@@ -82,9 +82,14 @@ def test_unloadable_library_is_reported_with_the_loader_error(no_cann_env, tmp_p
 def _run_probe_subprocess(env_overrides: dict) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in CANN_VARS and k != "LD_LIBRARY_PATH"}
     env.update(env_overrides)
+    # The installed entry point finds the backend at `import deeplink`, as a user would; a source
+    # tree without the entry point registers it by hand.
     code = ("import json, deeplink\n"
             "from deeplink.backends.ascend import AscendBackend\n"
-            "rec = deeplink.register_backend(AscendBackend())\n"
+            "try:\n"
+            "    rec = deeplink._registry.get('ascend')\n"
+            "except ValueError:\n"
+            "    rec = deeplink.register_backend(AscendBackend())\n"
             "print(json.dumps({'available': rec.available, 'reason': rec.reason,"
             " 'details': rec.availability.details}, default=str))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)

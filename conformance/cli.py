@@ -1,0 +1,166 @@
+"""Command line: `deeplink conformance {run,record,diff,trace}` (wired into the `deeplink` CLI by
+`add_conformance_parser`) and `python -m deeplink.conformance ...` on its own (`main`)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser("run", help="run the conformance suite on a backend and write the reports",
+                       description="Replay CUDA golden data (OpInfo samples and gradients) and the LLM-tier "
+                                   "generators on a backend; write report.json, report.md and report.html.")
+    p.add_argument("--backend", required=True,
+                   help="deeplink backend name (see `deeplink info`), or 'reference' for plain ATen CPU tensors")
+    p.add_argument("--dtypes", default="float32",
+                   help="comma-separated dtypes (default float32; bfloat16/float16 need golden files recorded "
+                        "on a GPU, else only the generated LLM-tier cases run)")
+    p.add_argument("--ops", default=None, help="regex searched in OpInfo keys and generated aten overloads")
+    p.add_argument("--out", default="conformance-report", help="output folder (default ./conformance-report)")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2; 0 = in this process, "
+                                                      "no crash isolation)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per case before it is a timeout")
+    p.add_argument("--plugin", action="append", default=[],
+                   help="module[:function] or file.py imported in every worker first (e.g. registers a "
+                        "backend with deeplink.register_backend); repeatable")
+    p.add_argument("--golden", action="append", default=[],
+                   help="extra golden data: a folder written by `conformance record`, or one .pt.xz file")
+    p.add_argument("--workload", action="append", default=[], help="extra workload file from `conformance trace`")
+    p.add_argument("--no-llm", action="store_true", help="skip the generated LLM-tier cases")
+    p.add_argument("--no-gradients", action="store_true", help="skip the gradient golden data")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(conformance_fn=_cmd_run)
+
+
+def _add_record(sub) -> None:
+    p = sub.add_parser("record", help="record golden data on this machine's device",
+                       description="Record OpInfo golden outputs (or gradients) on a device, in the format "
+                                   "conformance run reads. bf16/fp16 golden data needs a CUDA machine.")
+    p.add_argument("--device", default="cuda", help="device to record on (default cuda; cpu to test the recorder)")
+    p.add_argument("--out", required=True, help="output folder: golden_<dtype>.pt.xz, golden_grad_<dtype>.pt.xz "
+                                                "and MANIFEST.json (use it with `run --golden FOLDER`)")
+    p.add_argument("--dtypes", default="float32,bfloat16,float16",
+                   help="comma-separated dtypes (default float32,bfloat16,float16)")
+    p.add_argument("--kinds", default="forward,gradients", help="forward, gradients or both (default both)")
+    p.add_argument("--ops", default=None, help="regex over OpInfo keys (default: all)")
+    p.set_defaults(conformance_fn=_cmd_record)
+
+
+def _add_diff(sub) -> None:
+    p = sub.add_parser("diff", help="compare two report.json files; exit 1 on regressions",
+                       description="Regressions (pass -> anything else) and fixes between two reports, per op "
+                                   "and per sample. Exits 1 when there is a regression.")
+    p.add_argument("before", help="report.json (or its folder) of the earlier run")
+    p.add_argument("after", help="report.json (or its folder) of the later run")
+    p.add_argument("--json", action="store_true", help="print the diff as JSON")
+    p.set_defaults(conformance_fn=_cmd_diff)
+
+
+def _add_trace(sub) -> None:
+    p = sub.add_parser("trace", help="trace a model's aten ops into a workload file",
+                       description="Trace one training step of a model (forward, backward, optional AdamW) "
+                                   "and write its aten calls and FLOPs as a workload file for `run --workload`.")
+    p.add_argument("--model", required=True, help="file.py:function or module:function returning (model, inputs)")
+    p.add_argument("--out", required=True, help="workload JSON file (created, or a workload added to it)")
+    p.add_argument("--name", default=None, help="workload name, 'model/precision' (default <function>/fp32)")
+    p.add_argument("--device", default="cpu", help="device to trace on (default cpu)")
+    p.add_argument("--no-backward", action="store_true", help="trace the forward pass only")
+    p.add_argument("--optimizer", default=None, help="also trace one optimizer step: adamw")
+    p.add_argument("--autocast", default=None, help="run the forward under torch.autocast with this dtype")
+    p.set_defaults(conformance_fn=_cmd_trace)
+
+
+def add_conformance_parser(subparsers) -> argparse.ArgumentParser:
+    """Add `conformance` (with run / record / diff / trace) to an argparse subparsers object.
+    The caller dispatches with `args.conformance_fn(args)` (or `run_parsed(args)`)."""
+    p = subparsers.add_parser("conformance", help="conformance suite against CUDA golden data",
+                              description="Coverage and correctness of a backend against real CUDA results.")
+    sub = p.add_subparsers(dest="conformance_command", metavar="{run,record,diff,trace}")
+    sub.required = True
+    _add_run(sub)
+    _add_record(sub)
+    _add_diff(sub)
+    _add_trace(sub)
+    p.set_defaults(func=run_parsed)
+    return p
+
+
+def run_parsed(args: argparse.Namespace) -> int:
+    return int(args.conformance_fn(args) or 0)
+
+
+def _cmd_run(args) -> int:
+    from .report.markdown import pct  # noqa: PLC0415
+    from .runner import RunOptions, run  # noqa: PLC0415
+
+    opts = RunOptions(backend=args.backend, out_dir=Path(args.out),
+                      dtypes=[d.strip() for d in args.dtypes.split(",") if d.strip()],
+                      ops=args.ops, jobs=args.jobs, timeout_s=args.timeout, plugins=args.plugin,
+                      golden=args.golden, workloads=args.workload, include_llm=not args.no_llm,
+                      include_gradients=not args.no_gradients, progress=not args.no_progress)
+    done = run(opts)
+    s = done["report"]["summary"]
+    print("cases: " + ", ".join(f"{k} {v}" for k, v in s["cases"]["by_status"].items()))
+    for tier, c in s["op_coverage"].items():
+        a = c["all_dtypes"]
+        print(f"op coverage {tier}: {pct(a['coverage'])} ({a['pass']}/{a['ops']} ops, {a['tested']} tested)")
+    for name, w in s["workload_coverage"].items():
+        print(f"workload {name}: {pct(w['calls_fraction'])} of calls, {pct(w['flops_fraction'])} of FLOPs")
+    for kind, path in done["paths"].items():
+        print(f"wrote {path}")
+    return 0
+
+
+def _cmd_record(args) -> int:
+    from .record import record_all  # noqa: PLC0415
+
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in ("forward", "gradients")]
+    if bad:
+        raise SystemExit(f"conformance record: unknown --kinds {bad}; use forward and/or gradients")
+    entries = record_all(args.device, args.out, [d.strip() for d in args.dtypes.split(",") if d.strip()],
+                         kinds, args.ops, log=lambda m: print(m, file=sys.stderr))
+    for e in entries:
+        print(f"recorded {e['file']}: {e['opinfos']} OpInfos, {e['samples']} samples on {e['recorded_on']} "
+              f"(sha256 {e['sha256'][:16]}...)")
+    print(f"wrote {Path(args.out) / 'MANIFEST.json'}")
+    return 0
+
+
+def _cmd_diff(args) -> int:
+    import json  # noqa: PLC0415
+
+    from .diff import diff_reports, load_report, render_diff  # noqa: PLC0415
+
+    d = diff_reports(load_report(args.before), load_report(args.after))
+    print(json.dumps(d, indent=1) if args.json else render_diff(d, args.before, args.after))
+    return 1 if d["regressions"] else 0
+
+
+def _cmd_trace(args) -> int:
+    from .trace import load_model, trace_step, write_workload  # noqa: PLC0415
+
+    model, inputs = load_model(args.model)
+    traced = trace_step(model, inputs, args.device, backward=not args.no_backward, optimizer=args.optimizer,
+                        autocast=args.autocast)
+    precision = f"{args.autocast}-autocast".replace("bfloat16", "bf16").replace("float16", "fp16") \
+        if args.autocast else "fp32"
+    name = args.name or f"{args.model.rpartition(':')[2]}/{precision}"
+    write_workload(args.out, name, traced, f"deeplink conformance trace --model {args.model} on {args.device}")
+    n = sum(traced["calls"].values())
+    print(f"traced {name}: {len(traced['calls'])} aten overloads, {n} calls, {traced['total_flops']} FLOPs -> {args.out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deeplink.conformance",
+                                     description="deeplink conformance suite")
+    sub = parser.add_subparsers(dest="conformance_command", metavar="{run,record,diff,trace}")
+    sub.required = True
+    _add_run(sub)
+    _add_record(sub)
+    _add_diff(sub)
+    _add_trace(sub)
+    args = parser.parse_args(argv)
+    return run_parsed(args)
