@@ -68,7 +68,11 @@ def contributions(case, result: dict) -> dict[str, str]:
         # An op that fell back, was decomposed, or shares its packet with one that fell back
         # (cumsum runs as cumsum.out, which fell back) did not run natively; the others did.
         routes = result.get("routes", {})
-        fell = set(routes.get("fallback", []))
+        # A fallback is charged to the case's dtype only when it happened in that dtype: a float32
+        # sample of stft whose complex64 mm fell back says nothing about float32 mm.
+        fell_dtypes = routes.get("fallback_dtypes", {})
+        fell = {op for op in routes.get("fallback", [])
+                if not fell_dtypes.get(op) or case.dtype in fell_dtypes[op]}
         not_native = fell | set(routes.get("decomposed", []))
         packets = {op.split(".", 1)[0] for op in fell}
         out = {op: FALLBACK if op in not_native or op.split(".", 1)[0] in packets else PASS for op in aten}

@@ -109,8 +109,9 @@ class DeeplinkTarget:
     def reset_stats(self) -> None:
         self.dl.reset_op_stats()
 
-    def routes(self) -> dict[str, list[str]]:
+    def routes(self) -> dict:
         out = {"native": [], "decomposed": [], "fallback": []}
+        dtypes = {}
         for raw, counts in self.dl.op_stats().items():
             name = overload_name(raw)
             if name is None:
@@ -118,7 +119,11 @@ class DeeplinkTarget:
             for route in out:
                 if counts.get(route, 0):
                     out[route].append(name)
-        return {k: sorted(v) for k, v in out.items()}
+            if counts.get("fallback_dtypes"):
+                dtypes[name] = counts["fallback_dtypes"]
+        routes = {k: sorted(v) for k, v in out.items()}
+        routes["fallback_dtypes"] = dtypes
+        return routes
 
     def substitute(self, names):
         return SubstituteMode(names, self.device)

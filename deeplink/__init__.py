@@ -67,8 +67,21 @@ def register_backend(backend: Backend):
 
 
 def op_stats() -> dict:
-    """{aten overload: {"native": n, "decomposed": n, "fallback": n}} for every op the dispatcher ran."""
-    return {op: {"native": n, "decomposed": d, "fallback": f} for op, (n, d, f) in _C._op_stats().items()}
+    """{aten overload: {"native": n, "decomposed": n, "fallback": n, "fallback_dtypes": [...]}} for
+    every op the dispatcher ran; fallback_dtypes lists the dtypes of the fallen-back calls (of
+    their first tensor argument)."""
+    return {op: {"native": n, "decomposed": d, "fallback": f, "fallback_dtypes": _dtypes_of_mask(mask)}
+            for op, (n, d, f, mask) in _C._op_stats().items()}
+
+
+def _dtypes_of_mask(mask: int) -> list[str]:
+    return [str(_SCALAR_TYPES[i]).replace("torch.", "") for i in range(len(_SCALAR_TYPES)) if mask >> i & 1]
+
+
+# c10::ScalarType order, for the fallback dtype masks.
+_SCALAR_TYPES = [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16, torch.float32,
+                 torch.float64, torch.complex32, torch.complex64, torch.complex128, torch.bool, torch.qint8,
+                 torch.quint8, torch.qint32, torch.bfloat16]
 
 
 def reset_op_stats() -> None:
@@ -77,7 +90,7 @@ def reset_op_stats() -> None:
 
 def fallback_stats() -> dict:
     """{aten overload: calls} of ops that ran on the CPU because the backend lacks them."""
-    return {op: f for op, (n, d, f) in _C._op_stats().items() if f}
+    return {op: f for op, (n, d, f, _) in _C._op_stats().items() if f}
 
 
 def host_view(t: torch.Tensor) -> torch.Tensor:

@@ -171,6 +171,7 @@ def render_html(report: dict) -> str:
 <title>deeplink conformance: {escape(str(b.get('name')))}</title><style>{CSS}</style></head>
 <body>
 <h1>Conformance report: backend <code>{escape(str(b.get('name')))}</code></h1>
+<p><b>Verified on:</b> {escape(str(b.get('verified_on') or 'not stated'))}</p>
 <p class="muted">Generated {escape(report['generated_at'])}; torch {escape(env['torch'])}; {escape(env['platform'])};
 schema {report['schema_version']}. Cases: {cases}.</p>
 {notes}

@@ -28,7 +28,8 @@ def render_markdown(report: dict) -> str:
     s = report["summary"]
     dtypes = report["options"]["dtypes"]
     b = report["backend"]
-    out = [f"# Conformance report: backend `{b.get('name')}`", ""]
+    out = [f"# Conformance report: backend `{b.get('name')}`", "",
+           f"**Verified on:** {b.get('verified_on') or 'not stated'}", ""]
     out.append(f"Generated {report['generated_at']} with torch {report['environment']['torch']}"
                f" on {report['environment']['platform']}. Schema version {report['schema_version']}.")
     out.append("")

@@ -65,8 +65,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("_op_stats", [] {
     py::dict d;
     for (OpCounters* c : all_counters()) {
-      uint64_t n = c->native, dc = c->decomposed, f = c->fallback;
-      if (n || dc || f) d[py::str(c->name)] = py::make_tuple(n, dc, f);
+      uint64_t n = c->native, dc = c->decomposed, f = c->fallback, fd = c->fallback_dtypes;
+      if (n || dc || f) d[py::str(c->name)] = py::make_tuple(n, dc, f, fd);
     }
     return d;
   });

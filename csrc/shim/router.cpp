@@ -461,6 +461,16 @@ void fallback_or_raise(const c10::OperatorHandle& op, torch::jit::Stack* stack, 
                "counted in deeplink.fallback_stats() without warning; DEEPLINK_FALLBACK=error makes this an error.");
   }
   r.counters->fallback.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = start; i < stack->size(); ++i) {
+    const c10::IValue& v = (*stack)[i];
+    at::Tensor t;
+    if (v.isTensor()) t = v.toTensor();
+    else if (v.isTensorList() && v.toTensorList().size() > 0) t = v.toTensorList().get(0);
+    if (t.defined()) {
+      r.counters->fallback_dtypes.fetch_or(uint64_t(1) << static_cast<int>(t.scalar_type()), std::memory_order_relaxed);
+      break;
+    }
+  }
   run_cpu_fallback(op, stack, r, backend);
 }
 
@@ -540,6 +550,7 @@ void reset_counters() {
     c->native = 0;
     c->decomposed = 0;
     c->fallback = 0;
+    c->fallback_dtypes = 0;
   }
 }
 

@@ -21,6 +21,9 @@ namespace deeplink {
 struct OpCounters {
   std::string name;
   std::atomic<uint64_t> native{0}, decomposed{0}, fallback{0};
+  // Bit i set: a fallback call had a first tensor argument of ScalarType i (reports can then tell
+  // "complex mm falls back" from "float32 mm falls back").
+  std::atomic<uint64_t> fallback_dtypes{0};
 };
 
 // Stable per-name counters (never freed), for the router and for the kernels registered in C++.
