@@ -114,3 +114,35 @@ class AtenRuntime:
     build-time CUDA dependency (csrc/shim/runtime_aten.cpp)."""
 
     aten_device: str
+
+
+class LibcRuntime(Runtime):
+    """Host memory from libc malloc, one device, synchronous: the smallest complete Python
+    runtime. Useful to start a plugin (replace the calls with your vendor library's) and for
+    tests of kernels written against host memory."""
+
+    host_accessible = True
+
+    def __init__(self):
+        import ctypes
+        self._ctypes = ctypes
+        libc = ctypes.CDLL(None)
+        libc.malloc.restype = ctypes.c_void_p
+        libc.malloc.argtypes = [ctypes.c_size_t]
+        libc.free.argtypes = [ctypes.c_void_p]
+        self._libc = libc
+
+    def device_count(self) -> int:
+        return 1
+
+    def malloc(self, device: int, nbytes: int) -> int:
+        ptr = self._libc.malloc(nbytes)
+        if not ptr:
+            raise MemoryError(f"malloc({nbytes}) failed")
+        return ptr
+
+    def free(self, device: int, ptr: int) -> None:
+        self._libc.free(ptr)
+
+    def memcpy(self, dst: int, src: int, nbytes: int, kind: int, device: int, stream: int) -> None:
+        self._ctypes.memmove(dst, src, nbytes)

@@ -1,43 +1,26 @@
 """A small backend for tests: memory from libc through a Python runtime, two Python kernels
 (add.Tensor, mul.Tensor) for float32 only. Everything else must decompose or fall back."""
-import ctypes
-
 import torch
 
 import deeplink
 from deeplink.backend import Availability, Backend
 from deeplink.kernels import PythonKernel
-from deeplink.runtime import Runtime
+from deeplink.runtime import LibcRuntime
 
-_libc = ctypes.CDLL(None)
-_libc.malloc.restype = ctypes.c_void_p
-_libc.malloc.argtypes = [ctypes.c_size_t]
-_libc.free.argtypes = [ctypes.c_void_p]
-
-
-class LibcRuntime(Runtime):
-    host_accessible = True
+class RecordingRuntime(LibcRuntime):
+    """libc host memory that records what the shim asked of it."""
 
     def __init__(self):
-        self.live = {}
+        super().__init__()
         self.calls = []
 
-    def device_count(self):
-        return 1
-
     def malloc(self, device, nbytes):
-        p = _libc.malloc(nbytes)
-        self.live[p] = nbytes
         self.calls.append(("malloc", nbytes))
-        return p
-
-    def free(self, device, ptr):
-        self.live.pop(ptr)
-        _libc.free(ptr)
+        return super().malloc(device, nbytes)
 
     def memcpy(self, dst, src, nbytes, kind, device, stream):
         self.calls.append(("memcpy", kind, nbytes))
-        ctypes.memmove(dst, src, nbytes)
+        super().memcpy(dst, src, nbytes, kind, device, stream)
 
 
 def _binary(fn):
@@ -68,7 +51,7 @@ class MiniBackend(Backend):
     priority = -100  # never the default
 
     def __init__(self):
-        self.rt = LibcRuntime()
+        self.rt = RecordingRuntime()
 
     def probe(self):
         return Availability.yes(memory="libc malloc")

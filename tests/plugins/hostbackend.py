@@ -1,31 +1,10 @@
 """An in-process test backend for C kernels: host memory from libc (a Python runtime), and
 whatever kernel table the test gives it. Registered once per process under a fixed name."""
-import ctypes
 
 import deeplink
 from deeplink.backend import Availability, Backend
-from deeplink.runtime import Runtime
+from deeplink.runtime import LibcRuntime
 
-_libc = ctypes.CDLL(None)
-_libc.malloc.restype = ctypes.c_void_p
-_libc.malloc.argtypes = [ctypes.c_size_t]
-_libc.free.argtypes = [ctypes.c_void_p]
-
-
-class LibcRuntime(Runtime):
-    host_accessible = True
-
-    def device_count(self):
-        return 1
-
-    def malloc(self, device, nbytes):
-        return _libc.malloc(nbytes)
-
-    def free(self, device, ptr):
-        _libc.free(ptr)
-
-    def memcpy(self, dst, src, nbytes, kind, device, stream):
-        ctypes.memmove(dst, src, nbytes)
 
 
 class TableBackend(Backend):

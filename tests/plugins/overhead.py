@@ -13,7 +13,6 @@ the best round is reported (the least disturbed by other load on the machine).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import statistics
@@ -28,28 +27,8 @@ import deeplink
 from deeplink.backend import Availability, Backend
 from deeplink.ckernel import CKernel, build_library
 from deeplink.kernels import PythonKernel
-from deeplink.runtime import Runtime
+from deeplink.runtime import LibcRuntime
 
-_libc = ctypes.CDLL(None)
-_libc.malloc.restype = ctypes.c_void_p
-_libc.malloc.argtypes = [ctypes.c_size_t]
-_libc.free.argtypes = [ctypes.c_void_p]
-
-
-class LibcRuntime(Runtime):
-    host_accessible = True
-
-    def device_count(self):
-        return 1
-
-    def malloc(self, device, nbytes):
-        return _libc.malloc(nbytes)
-
-    def free(self, device, ptr):
-        _libc.free(ptr)
-
-    def memcpy(self, dst, src, nbytes, kind, device, stream):
-        ctypes.memmove(dst, src, nbytes)
 
 
 def python_add(self, other, *, alpha=1):
