@@ -35,8 +35,6 @@ struct Pool {
   std::map<size_t, std::vector<void*>> free_blocks;
 };
 
-std::mutex g_stats_mutex;
-std::unordered_map<int, MemoryStats> g_stats;  // by device index
 std::mutex g_pools_mutex;
 std::map<std::pair<int, int>, Pool> g_pools;   // by (backend, device)
 
@@ -45,18 +43,30 @@ Pool& pool_for(int backend, int device) {
   return g_pools[{backend, device}];  // std::map nodes are stable
 }
 
+// Statistics are updated on every allocation and free (twice per op), so they are lock-free
+// atomics in a fixed table indexed by device.
+constexpr int kMaxDevices = 64;
+struct AtomicStats {
+  std::atomic<int64_t> allocated{0}, allocated_peak{0}, reserved{0}, reserved_peak{0};
+  std::atomic<int64_t> runtime_mallocs{0}, runtime_frees{0}, cache_hits{0}, adopted{0};
+};
+AtomicStats g_stats[kMaxDevices];
+
+void raise_peak(std::atomic<int64_t>& peak, int64_t value) {
+  int64_t seen = peak.load(std::memory_order_relaxed);
+  while (value > seen && !peak.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+  }
+}
+
 void account(int device, int64_t d_alloc, int64_t d_reserved, int64_t mallocs, int64_t frees, int64_t hits,
              int64_t adopted) {
-  std::lock_guard<std::mutex> lock(g_stats_mutex);
-  MemoryStats& s = g_stats[device];
-  s.allocated += d_alloc;
-  s.reserved += d_reserved;
-  s.allocated_peak = std::max(s.allocated_peak, s.allocated);
-  s.reserved_peak = std::max(s.reserved_peak, s.reserved);
-  s.runtime_mallocs += mallocs;
-  s.runtime_frees += frees;
-  s.cache_hits += hits;
-  s.adopted += adopted;
+  AtomicStats& s = g_stats[device & (kMaxDevices - 1)];
+  if (d_alloc) raise_peak(s.allocated_peak, s.allocated.fetch_add(d_alloc, std::memory_order_relaxed) + d_alloc);
+  if (d_reserved) raise_peak(s.reserved_peak, s.reserved.fetch_add(d_reserved, std::memory_order_relaxed) + d_reserved);
+  if (mallocs) s.runtime_mallocs.fetch_add(mallocs, std::memory_order_relaxed);
+  if (frees) s.runtime_frees.fetch_add(frees, std::memory_order_relaxed);
+  if (hits) s.cache_hits.fetch_add(hits, std::memory_order_relaxed);
+  if (adopted) s.adopted.fetch_add(adopted, std::memory_order_relaxed);
 }
 
 void free_block(void* ctx) {
@@ -149,15 +159,23 @@ const OwnerTag* owner_of(const c10::DataPtr& ptr) {
 }
 
 MemoryStats memory_stats(int device) {
-  std::lock_guard<std::mutex> lock(g_stats_mutex);
-  return g_stats[device];
+  const AtomicStats& a = g_stats[device & (kMaxDevices - 1)];
+  MemoryStats s;
+  s.allocated = a.allocated;
+  s.allocated_peak = a.allocated_peak;
+  s.reserved = a.reserved;
+  s.reserved_peak = a.reserved_peak;
+  s.runtime_mallocs = a.runtime_mallocs;
+  s.runtime_frees = a.runtime_frees;
+  s.cache_hits = a.cache_hits;
+  s.adopted = a.adopted;
+  return s;
 }
 
 void reset_peak_stats(int device) {
-  std::lock_guard<std::mutex> lock(g_stats_mutex);
-  MemoryStats& s = g_stats[device];
-  s.allocated_peak = s.allocated;
-  s.reserved_peak = s.reserved;
+  AtomicStats& s = g_stats[device & (kMaxDevices - 1)];
+  s.allocated_peak = s.allocated.load();
+  s.reserved_peak = s.reserved.load();
 }
 
 void empty_cache() {

@@ -16,6 +16,8 @@
 #include <torch/csrc/jit/python/pybind_utils.h>
 #include <torch/library.h>
 
+#include <c10/util/SmallVector.h>
+
 #include <mutex>
 #include <shared_mutex>
 #include <sstream>
@@ -54,6 +56,8 @@ std::atomic<uint64_t> g_generation{1};
 std::shared_mutex g_routes_mutex;
 std::unordered_map<const c10::FunctionSchema*, Route*> g_routes;
 PyObject* g_resolver = nullptr;
+
+Route* route_for_shared(const c10::OperatorHandle& op, const c10::FunctionSchema* key, uint64_t gen);
 
 std::string op_name_of(const c10::FunctionSchema& schema) {
   const auto& n = schema.operator_name();
@@ -97,6 +101,18 @@ void resolve_into(Route* r, const c10::FunctionSchema& schema, uint64_t gen) {
 Route* route_for(const c10::OperatorHandle& op) {
   const c10::FunctionSchema* key = &op.schema();
   uint64_t gen = g_generation.load(std::memory_order_acquire);
+  // Most calls repeat recent ops: a per-thread cache avoids the shared lock on the hot path.
+  thread_local std::unordered_map<const c10::FunctionSchema*, Route*> t_cache;
+  {
+    auto it = t_cache.find(key);
+    if (it != t_cache.end() && it->second->generation == gen) return it->second;
+  }
+  Route* found = route_for_shared(op, key, gen);
+  t_cache[key] = found;
+  return found;
+}
+
+Route* route_for_shared(const c10::OperatorHandle& op, const c10::FunctionSchema* key, uint64_t gen) {
   {
     std::shared_lock<std::shared_mutex> lock(g_routes_mutex);
     auto it = g_routes.find(key);
@@ -197,13 +213,14 @@ struct Converted {
   at::Tensor orig, alias;
   bool write;
 };
+using Conversions = c10::SmallVector<Converted, 4>;
 
 // Rewrites the arguments of one call in place: deeplink tensors -> `convert(t)`, deeplink
 // devices -> `aten_device`, generators -> the inner generator of the ATen device. Returns the
 // device index the op runs on.
 template <typename F>
 int rewrite_args(const c10::OperatorHandle& op, const Route& r, torch::jit::Stack& stack, size_t start, int backend,
-                 c10::Device aten_device, std::vector<Converted>& conv, F convert) {
+                 c10::Device aten_device, Conversions& conv, F convert) {
   const size_t n = op.schema().arguments().size();
   int device = -1;
   // Pass 1: devices and ownership, so errors come before any work.
@@ -264,8 +281,9 @@ int rewrite_args(const c10::OperatorHandle& op, const Route& r, torch::jit::Stac
 }
 
 // Map one returned tensor of an ATen kernel back to a deeplink tensor.
-at::Tensor map_result(const at::Tensor& res, const std::vector<Converted>& conv, int backend, int device,
-                      std::unordered_map<c10::StorageImpl*, c10::Storage>& adopted) {
+using Adopted = c10::SmallVector<std::pair<c10::StorageImpl*, c10::Storage>, 2>;
+
+at::Tensor map_result(const at::Tensor& res, const Conversions& conv, int backend, int device, Adopted& adopted) {
   if (!res.defined() || res.device().type() == c10::DeviceType::PrivateUse1) return res;
   for (const Converted& c : conv) {
     if (res.unsafeGetTensorImpl() == c.alias.unsafeGetTensorImpl()) return c.orig;  // in-place / out=
@@ -280,17 +298,17 @@ at::Tensor map_result(const at::Tensor& res, const std::vector<Converted>& conv,
     return at::zeros(res.sizes(), res.options().device(c10::Device(c10::DeviceType::PrivateUse1,
                                                                    static_cast<c10::DeviceIndex>(device))));
   }
-  auto it = adopted.find(s);
-  if (it != adopted.end()) return view_on(it->second, res);
+  for (const auto& [impl, storage] : adopted)
+    if (impl == s) return view_on(storage, res);  // several results on one fresh buffer
   at::Tensor t = adopt_tensor(res, backend, device);
-  adopted.emplace(s, t.storage());
+  adopted.emplace_back(s, t.storage());
   return t;
 }
 
-void map_results(const c10::OperatorHandle& op, torch::jit::Stack& stack, const std::vector<Converted>& conv,
+void map_results(const c10::OperatorHandle& op, torch::jit::Stack& stack, const Conversions& conv,
                  int backend, int device) {
   const size_t m = op.schema().returns().size();
-  std::unordered_map<c10::StorageImpl*, c10::Storage> adopted;
+  Adopted adopted;
   for (size_t i = stack.size() - m; i < stack.size(); ++i) {
     c10::IValue& v = stack[i];
     if (v.isTensor()) {
@@ -326,8 +344,7 @@ struct RngLoan {
 void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r, int backend) {
   const size_t start = stack->size() - op.schema().arguments().size();
   const c10::DeviceType aten = r.passthrough;
-  std::vector<Converted> conv;
-  conv.reserve(4);
+  Conversions conv;
   int device = rewrite_args(op, r, *stack, start, backend,
                             aten == c10::DeviceType::CPU ? c10::Device(aten) : c10::Device(aten, current_device()),
                             conv, [&](const at::Tensor& t) { return make_alias(t, aten); });
@@ -351,7 +368,7 @@ void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, co
 
 void run_cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r, int backend) {
   const size_t start = stack->size() - op.schema().arguments().size();
-  std::vector<Converted> conv;
+  Conversions conv;
   int device = rewrite_args(op, r, *stack, start, backend, c10::Device(c10::DeviceType::CPU), conv,
                             [](const at::Tensor& t) { return t.cpu(); });
   op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::CPU), stack);
@@ -486,7 +503,6 @@ void router_fallback(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::
     case Kind::Decomposed: {
       const size_t start = stack->size() - op.schema().arguments().size();
       {
-        std::vector<Converted> none;
         int device = -1;
         for (size_t i = 0; i < op.schema().arguments().size(); ++i) {
           const c10::IValue& v = (*stack)[start + i];
