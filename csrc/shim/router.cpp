@@ -366,7 +366,20 @@ void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, co
   map_results(op, *stack, conv, backend, device);
 }
 
+// Copies to and from the CPU are ops too (_to_copy, copy_): a backend whose copy kernel declines
+// would send the fallback's own copies back into the fallback. Stop that with an error.
+thread_local int t_fallback_depth = 0;
+struct FallbackDepth {
+  explicit FallbackDepth(const c10::OperatorHandle& op) {
+    TORCH_CHECK(++t_fallback_depth <= 4, "deeplink: the CPU fallback for aten::", op_name_of(op.schema()),
+                " re-entered itself: backend '", active_backend().name, "' must run the copies the fallback needs "
+                "(_to_copy, copy_, clone) natively for all dtypes (its kernel declined them)");
+  }
+  ~FallbackDepth() { --t_fallback_depth; }
+};
+
 void run_cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r, int backend) {
+  FallbackDepth depth(op);
   const size_t start = stack->size() - op.schema().arguments().size();
   Conversions conv;
   int device = rewrite_args(op, r, *stack, start, backend, c10::Device(c10::DeviceType::CPU), conv,
