@@ -377,7 +377,10 @@ def test_efficient_attention_forward_and_backward(dtype, causal):
         stats = deeplink.op_stats()
         assert stats["_scaled_dot_product_efficient_attention"]["native"] == 1
         assert stats["_scaled_dot_product_efficient_attention_backward"]["native"] == 1
-        tol = dtype
+        # Attention outputs and gradients carry several float16 roundings (scores, softmax, two
+        # matmuls), so one-rounding float16 tolerances are too tight (they flaked with other inputs):
+        # half types get the bfloat16 tolerances.
+        tol = F32 if dtype == F32 else BF16
         close(out.cpu().float(), ref[0], tol)
         close(lse.cpu()[..., :24], ref[1], F32 if dtype == F32 else BF16)
         for got, want in zip(grads[:3], ref[2:5]):
