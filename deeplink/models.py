@@ -19,3 +19,21 @@ def tiny_model(kind: str, *, hidden: int = 64, layers: int = 2, heads: int = 4, 
                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0)
         return GPT2LMHeadModel(cfg)
     raise ValueError(f"unknown model kind {kind!r}: expected 'llama' or 'gpt2'")
+
+
+def train_steps(kind: str, device: str, steps: int = 3, *, lr: float = 1e-3):
+    """Train a fresh tiny_model(kind) for `steps` AdamW steps on `device` with fixed data.
+    Returns (losses, state_dict on the CPU). AdamW uses foreach=True on every device so runs on
+    different devices apply the same update formula (CPU would otherwise pick the per-tensor
+    loop, whose different operation order Adam amplifies for near-zero gradients)."""
+    model = tiny_model(kind).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, foreach=True)
+    ids = torch.randint(0, 128, (2, 16), generator=torch.Generator().manual_seed(1)).to(device)
+    losses = []
+    for _ in range(steps):
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    return losses, {k: v.detach().cpu() for k, v in model.state_dict().items()}

@@ -8,23 +8,7 @@ import deeplink
 
 transformers = pytest.importorskip("transformers")
 
-from deeplink.models import tiny_model  # noqa: E402
-
-
-def _train(kind: str, device: str, steps: int = 3):
-    model = tiny_model(kind).to(device)
-    # foreach=True on both devices: the same update formula (CPU would otherwise pick the
-    # per-tensor loop, whose different operation order Adam amplifies for near-zero gradients).
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, foreach=True)
-    ids = torch.randint(0, 128, (2, 16), generator=torch.Generator().manual_seed(1)).to(device)
-    losses = []
-    for _ in range(steps):
-        loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad()
-        losses.append(loss.item())
-    return losses, {k: v.detach().cpu() for k, v in model.state_dict().items()}
+from deeplink.models import train_steps as _train  # noqa: E402
 
 
 @pytest.mark.parametrize("kind", ["llama", "gpt2"])
