@@ -50,25 +50,12 @@ def test_memory_streams_events(cuda_backend):
 
 def test_training_without_fallback_matches_cuda(cuda_backend):
     pytest.importorskip("transformers")
-    from deeplink.models import tiny_model
+    from deeplink.models import train_steps
 
-    def run(device):
-        m = tiny_model("llama").to(device)
-        opt = torch.optim.AdamW(m.parameters(), lr=1e-3, foreach=True)
-        ids = torch.randint(0, 128, (2, 16), generator=torch.Generator().manual_seed(1)).to(device)
-        out = []
-        for _ in range(3):
-            loss = m(input_ids=ids, labels=ids).loss
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-            out.append(loss.item())
-        return out
-
-    ref = run("cuda")
+    ref, _ = train_steps("llama", "cuda")
     deeplink.set_fallback_mode("error")
     try:
-        got = run("deeplink")
+        got, _ = train_steps("llama", "deeplink")
     finally:
         deeplink.set_fallback_mode("warn")
     assert deeplink.fallback_stats() == {}
