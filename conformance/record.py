@@ -86,6 +86,16 @@ def _cpu(tree):
     return out
 
 
+def _storable(entry: dict, aten_key: str) -> dict:
+    """The entry, or (as the shipped files do) an error entry when torch.save cannot pickle it:
+    some OpInfo kwargs hold objects such as torch.memory_format that do not serialise."""
+    try:
+        torch.save(entry, io.BytesIO())
+        return entry
+    except Exception as e:  # noqa: BLE001
+        return {"error": f"{type(e).__name__}: {e}"[:2000], aten_key: entry.get(aten_key, [])}
+
+
 def _identity(sample) -> bool:
     return "SampleInput.__init__" in getattr(sample.output_process_fn_grad, "__qualname__", "")
 
@@ -115,7 +125,7 @@ def record_forward(op, key: str, dtype: torch.dtype, device: str, stats: dict) -
         except Exception as e:  # noqa: BLE001  (an error is CUDA's answer too; stored as such)
             entry = {"error": f"{type(e).__name__}: {e}"[:2000], "aten": recorder.ops}
             stats["run_error"] += 1
-        out.append(entry)
+        out.append(_storable(entry, "aten"))
     return out
 
 
@@ -147,10 +157,11 @@ def record_gradients(op, key: str, dtype: torch.dtype, device: str, stats: dict)
             with recorder:
                 grads = torch.autograd.grad(outs, leaves, [x.to(device) for x in grad_outputs],
                                             allow_unused=True)
-            out.append({"input": stored[0], "args": stored[1], "kwargs": stored[2],
-                        "grad_outputs": grad_outputs,
-                        "grads": [x.detach().cpu() if x is not None else None for x in grads],
-                        "aten_backward": recorder.ops, "processed": not _identity(sample)})
+            out.append(_storable({"input": stored[0], "args": stored[1], "kwargs": stored[2],
+                                  "grad_outputs": grad_outputs,
+                                  "grads": [x.detach().cpu() if x is not None else None for x in grads],
+                                  "aten_backward": recorder.ops, "processed": not _identity(sample)},
+                                 "aten_backward"))
             stats["ok"] += 1
         except Exception as e:  # noqa: BLE001
             out.append({"error": f"{type(e).__name__}: {e}"[:2000], "aten_backward": recorder.ops})

@@ -154,7 +154,11 @@ def reset_peak_memory_stats(dev=None) -> None:
 
 
 def empty_cache() -> None:
+    """Give cached device memory back: deeplink's own pool, and, where the active backend's memory
+    comes from torch's CUDA caching allocator (the cuda backend), that allocator's cache too."""
     _C._empty_cache()
+    if registry._active is not None and registry._active.backend.aten_device == "cuda":
+        torch.cuda.empty_cache()
 
 
 # ---------------------------------------------------------------- streams and events

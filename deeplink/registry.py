@@ -7,6 +7,7 @@ others still load. Only a backend that is used gets its runtime registered with 
 """
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import os
 import traceback
@@ -92,8 +93,21 @@ def discover() -> None:
             continue
         _load_entry_point(ep)
     if "cpu" not in _records:  # running from a source tree without `pip install -e .`
-        from deeplink.backends.cpu import CpuBackend
-        _admit("cpu", "built-in (no entry point installed)", lambda: CpuBackend)
+        for name, target in IN_TREE_BACKENDS.items():
+            if name not in _records:
+                _admit(name, f"source tree {target} (no entry point installed)", lambda t=target: _load_target(t))
+
+
+# The in-tree backends, for a checkout used without `pip install` (e.g. `PYTHONPATH=.` on a GPU
+# machine that has no package index): the same table pyproject.toml declares as entry points.
+IN_TREE_BACKENDS = {"cpu": "deeplink.backends.cpu:CpuBackend", "cuda": "deeplink.backends.cuda:CudaBackend",
+                    "ascend": "deeplink.backends.ascend:AscendBackend",
+                    "onnxruntime": "deeplink.backends.onnxruntime:OnnxRuntimeBackend"}
+
+
+def _load_target(target: str):
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def _load_entry_point(ep) -> None:

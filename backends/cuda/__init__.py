@@ -23,7 +23,14 @@ class CudaBackend(Backend):
     description = "NVIDIA CUDA: torch's CUDA allocator and streams, ATen CUDA kernels zero-copy"
     priority = 100
     aten_device = "cuda"
-    verified_on = "NVIDIA GPU when run there (see docs/cuda.md for what was verified)"
+
+    @property
+    def verified_on(self) -> str:
+        """The GPU this process runs on, so a conformance report names the machine it came from."""
+        import torch
+        if torch.version.cuda is None or not torch.cuda.is_available():
+            return "not run on a GPU here (see docs/cuda.md for what was verified where)"
+        return f"{torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda}, torch {torch.__version__}"
 
     def probe(self) -> Availability:
         import torch

@@ -71,6 +71,13 @@ void account(int device, int64_t d_alloc, int64_t d_reserved, int64_t mallocs, i
 
 void free_block(void* ctx) {
   auto* b = static_cast<Block*>(ctx);
+  const BackendSlot& slot = backend_slot(b->backend);
+  if (slot.runtime->caches()) {
+    slot.runtime->free(b->device, b->ptr);
+    account(b->device, -static_cast<int64_t>(b->size), -static_cast<int64_t>(b->size), 0, 1, 0, 0);
+    delete b;
+    return;
+  }
   Pool& pool = pool_for(b->backend, b->device);
   {
     std::lock_guard<std::mutex> lock(pool.mutex);
@@ -109,10 +116,12 @@ c10::Allocator* device_allocator() { return &g_allocator; }
 c10::DataPtr allocate_on(int backend, int device, size_t nbytes) {
   c10::Device dev(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device));
   if (nbytes == 0) return c10::DataPtr(nullptr, dev);
-  size_t size = round_size(nbytes);
+  const BackendSlot& slot = backend_slot(backend);
+  const bool own_cache = !slot.runtime->caches();
+  size_t size = own_cache ? round_size(nbytes) : nbytes;
   Pool& pool = pool_for(backend, device);
   void* p = nullptr;
-  {
+  if (own_cache) {
     std::lock_guard<std::mutex> lock(pool.mutex);
     auto it = pool.free_blocks.find(size);
     if (it != pool.free_blocks.end() && !it->second.empty()) {
@@ -123,7 +132,6 @@ c10::DataPtr allocate_on(int backend, int device, size_t nbytes) {
   if (p) {
     account(device, size, 0, 0, 0, 1, 0);
   } else {
-    const BackendSlot& slot = backend_slot(backend);
     try {
       p = slot.runtime->malloc(device, size);
     } catch (const c10::OutOfMemoryError&) {

@@ -207,14 +207,27 @@ at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool /*non_b
     from_host(dst, to_host(src).to(dst.scalar_type()).expand_as(dst).resolve_conj().resolve_neg());
     return dst;
   }
+  // The other side lives on the backend's own ATen device (a cuda tensor beside a deeplink tensor on
+  // the cuda backend): ATen copies on the device through an alias, no round trip through the host.
+  const at::Tensor& ours = is_deeplink(dst) ? dst : src;
+  const at::Tensor& theirs = is_deeplink(dst) ? src : dst;
+  const BackendSlot& slot = backend_slot(owner_backend(ours));
+  if (slot.passthrough && *slot.passthrough != c10::DeviceType::CPU && theirs.device().type() == *slot.passthrough) {
+    AliasScope scope(owner_backend(ours), ours.device().index());
+    if (is_deeplink(dst)) make_alias(dst, *slot.passthrough).copy_(src);
+    else dst.copy_(make_alias(src, *slot.passthrough));
+    return dst;
+  }
   if (is_deeplink(dst)) {  // host -> device
     at::Tensor s = src.to(c10::kCPU).to(dst.scalar_type()).expand_as(dst).resolve_conj().resolve_neg();
     from_host(dst, s);
     return dst;
   }
   // device -> host (dst is a CPU tensor)
-  TORCH_CHECK(dst.device().type() == c10::DeviceType::CPU, "deeplink: copies between deeplink and ", dst.device(),
-              " go through the CPU: use .cpu() first");
+  if (dst.device().type() != c10::DeviceType::CPU) {  // another accelerator: stage on the host
+    dst.copy_(to_host(src));
+    return dst;
+  }
   if (src.is_contiguous() && dst.is_contiguous() && src.dtype() == dst.dtype() && src.sizes() == dst.sizes() &&
       !src.is_conj() && !src.is_neg()) {
     runtime_of(src).memcpy(src.device().index(), dst.data_ptr(), src.data_ptr(), src.numel() * src.itemsize(),

@@ -42,6 +42,9 @@ class DeviceRuntime {
   // The ATen stream behind a stream handle, for runtimes built on an ATen device: Passthrough
   // kernels then run on the stream the user made current on the deeplink device.
   virtual std::optional<c10::Stream> aten_stream(void* /*handle*/) const { return std::nullopt; }
+  // True when malloc/free already pool memory (torch's CUDA caching allocator): the shim then frees
+  // straight back instead of keeping a second cache that the first could not reuse.
+  virtual bool caches() const { return false; }
 };
 
 // Wraps a dl_runtime_v1 table (validated: ABI version, size, required functions).

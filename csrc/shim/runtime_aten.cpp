@@ -24,6 +24,7 @@ class AtenRuntime final : public DeviceRuntime {
   explicit AtenRuntime(c10::DeviceType type) : type_(type), guard_(type) {}
 
   bool host_accessible() const override { return type_ == c10::DeviceType::CPU; }
+  bool caches() const override { return type_ != c10::DeviceType::CPU; }  // ATen's device allocators pool
   int device_count() override { return guard_.deviceCount(); }
   void set_device(int d) override { guard_.setDevice(dev(d)); }
 
