@@ -5,6 +5,12 @@ GPT-2 (124M), batch 8 x 1024, bf16 autocast, on `deeplink` (cuda backend) and on
 small-op latency; peak device memory. Targets: step <= 1.03x native, small op <= 1.3x native.
 Rounds alternate between the devices; the table reports medians of synchronized wall-clock steps.
 
+Every round runs in its own process, and the native rounds never import deeplink: once a
+PrivateUse1 backend is registered, torch treats it as *the* accelerator and native CUDA backward in
+that process trips an internal assert of the autograd engine (pytorch/pytorch#161129; see
+docs/cuda.md). A fresh process per round also gives each one a clean caching allocator, so peak
+memory is per device.
+
     python benchmarks/bench_cuda.py [--steps 15] [--rounds 2] [--out results.json]
 
 Needs a CUDA build of torch and a GPU; exits with a message otherwise.
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
 
@@ -73,47 +80,77 @@ def one_round(make, device, steps, batch, seq):
     return times, torch.cuda.max_memory_allocated(), params
 
 
-def bench_model(make, steps, batch, seq, rounds):
-    """Rounds alternate between the devices (cuda, deeplink, cuda, ...) so drifting clocks or a
-    neighbour's load hit both; medians over every timed step of every round."""
-    import deeplink
-    times = {"cuda": [], "deeplink": []}
-    peaks = {"cuda": [], "deeplink": []}
-    params = 0
+def small_ops(device, rounds=7, calls=2000):
+    """Per-call latency of tiny ops (launch-bound: the host-side cost is what differs); median of
+    `rounds` timed loops."""
+    a = torch.randn(16, 16, device=device)
+    b = torch.randn(16, 16, device=device)
+    cases = {"add": lambda: a + b, "mul_": lambda: a.mul_(1.0), "mm 16x16": lambda: a @ b,
+             "view": lambda: a.view(256), "sum": lambda: a.sum()}
+    samples = {k: [] for k in cases}
     for _ in range(rounds):
-        for device in times:
-            t, peak, params = one_round(make, device, steps, batch, seq)
-            times[device] += t
-            peaks[device].append(peak)
-    res = {d: {"median_ms": statistics.median(times[d]), "min_ms": min(times[d]), "max_ms": max(times[d]),
-               "peak_bytes": max(peaks[d]), "params": params} for d in times}
-    res["deeplink"]["fallbacks"] = deeplink.fallback_stats()
-    return res
+        for k, fn in cases.items():
+            for _ in range(100):
+                fn()
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            torch.cuda.synchronize()
+            samples[k].append((time.perf_counter() - t0) / calls * 1e6)
+    return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def small_ops(rounds=7, calls=2000):
-    """Per-call latency of tiny ops (launch-bound: the host-side cost is what differs), median of
-    rounds that alternate between the devices."""
-    out = {}
-    for device in ("cuda", "deeplink"):
-        a = torch.randn(16, 16, device=device)
-        b = torch.randn(16, 16, device=device)
-        out[device] = {"add": lambda a=a, b=b: a + b, "mul_": lambda a=a: a.mul_(1.0),
-                       "mm 16x16": lambda a=a, b=b: a @ b, "view": lambda a=a: a.view(256),
-                       "sum": lambda a=a: a.sum()}
-    samples = {d: {k: [] for k in out[d]} for d in out}
-    for _ in range(rounds):
-        for device, cases in out.items():
-            for k, fn in cases.items():
-                for _ in range(100):
-                    fn()
-                torch.cuda.synchronize()
-                t0 = time.perf_counter()
-                for _ in range(calls):
-                    fn()
-                torch.cuda.synchronize()
-                samples[device][k].append((time.perf_counter() - t0) / calls * 1e6)
-    return {d: {k: statistics.median(v) for k, v in cases.items()} for d, cases in samples.items()}
+MODELS = {"llama_168m": llama_168m, "gpt2_124m": gpt2_124m}
+
+
+def worker(device: str, case: str, args) -> dict:
+    """One round in this process: `case` is 'small' or a MODELS key."""
+    if device == "deeplink":
+        import deeplink
+        deeplink.use("cuda")
+    if case == "small":
+        return {"small_ops_us": small_ops(device)}
+    times, peak, params = one_round(MODELS[case], device, args.steps, args.batch, args.seq)
+    out = {"times_ms": times, "peak_bytes": peak, "params": params}
+    if device == "deeplink":
+        import deeplink
+        out["fallbacks"] = deeplink.fallback_stats()
+    return out
+
+
+def spawn(device: str, case: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--worker", device, "--case", case, "--steps", str(args.steps),
+           "--batch", str(args.batch), "--seq", str(args.seq)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"bench_cuda: the {device} round of {case} failed:\n{run.stderr[-4000:]}")
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def bench(args) -> dict:
+    devices = ("cuda", "deeplink")
+    results = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
+               "batch": args.batch, "seq": args.seq, "steps": args.steps, "rounds": args.rounds}
+    small = {d: [] for d in devices}
+    for _ in range(args.rounds):
+        for d in devices:
+            small[d].append(spawn(d, "small", args)["small_ops_us"])
+    results["small_ops_us"] = {d: {k: statistics.median(r[k] for r in small[d]) for k in small[d][0]} for d in devices}
+    for case in MODELS:
+        rounds = {d: [] for d in devices}
+        for _ in range(args.rounds):
+            for d in devices:
+                rounds[d].append(spawn(d, case, args))
+                print(f"  {case} {d}: median {statistics.median(rounds[d][-1]['times_ms']):.1f} ms", file=sys.stderr)
+        res = {}
+        for d in devices:
+            times = [t for r in rounds[d] for t in r["times_ms"]]
+            res[d] = {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times),
+                      "peak_bytes": max(r["peak_bytes"] for r in rounds[d]), "params": rounds[d][0]["params"]}
+        res["deeplink"]["fallbacks"] = rounds["deeplink"][-1]["fallbacks"]
+        results[case] = res
+    return results
 
 
 def main() -> int:
@@ -123,16 +160,16 @@ def main() -> int:
     parser.add_argument("--seq", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per device and model")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--worker", choices=["cuda", "deeplink"], help=argparse.SUPPRESS)  # one round, JSON out
+    parser.add_argument("--case", default="small", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("bench_cuda: no CUDA GPU visible to torch; run this on a GPU machine", file=sys.stderr)
         return 2
-    import deeplink
-    deeplink.use("cuda")
-    results = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__}
-    results["small_ops_us"] = small_ops()
-    results["llama_168m"] = bench_model(llama_168m, args.steps, args.batch, args.seq, args.rounds)
-    results["gpt2_124m"] = bench_model(gpt2_124m, args.steps, args.batch, args.seq, args.rounds)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.case, args)))
+        return 0
+    results = bench(args)
     print(f"{results['device']}, torch {results['torch']}, batch {args.batch}x{args.seq}, bf16 autocast, AdamW")
     print(f"{'case':<28} {'cuda':>10} {'deeplink':>10} {'ratio':>7}")
     for k, v in results["small_ops_us"]["cuda"].items():

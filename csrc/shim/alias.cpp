@@ -11,23 +11,31 @@ namespace {
 thread_local int t_backend = -1;
 thread_local int t_device = 0;
 
-// Serves storage growth of aliases: the bytes come from the deeplink allocator (so they can be
-// moved into the deeplink storage afterwards) but are labelled with the ATen device.
+// Serves storage growth of aliases (an out= kernel resizing its output, nonzero, masked_select):
+// the bytes come from the deeplink allocator (so they can be moved into the deeplink storage
+// afterwards) but are labelled with the alias's ATen device, as that device's resize code expects.
 class GrowthAllocator final : public c10::Allocator {
  public:
+  explicit GrowthAllocator(c10::DeviceType type) : type_(type) {}
   c10::DataPtr allocate(size_t n) override {
     TORCH_CHECK(t_backend >= 0, "deeplink: internal error: alias storage grown outside a kernel call");
     c10::DataPtr dp = allocate_on(t_backend, t_device, n);
-    dp.unsafe_set_device(label_);
+    dp.unsafe_set_device(type_ == c10::DeviceType::CPU ? c10::Device(type_)
+                                                        : c10::Device(type_, static_cast<c10::DeviceIndex>(t_device)));
     return dp;
   }
   void copy_data(void* dest, const void* src, std::size_t count) const override {
+    // Only reached for host memory (storage copies of CPU aliases); device memory is never memcpy'd.
+    TORCH_CHECK(type_ == c10::DeviceType::CPU, "deeplink: internal error: host memcpy of ", type_, " alias memory");
     std::memcpy(dest, src, count);
   }
-  c10::Device label_{c10::DeviceType::CPU};
+
+ private:
+  c10::DeviceType type_;
 };
 
-GrowthAllocator g_growth;
+GrowthAllocator g_growth_cpu(c10::DeviceType::CPU);
+GrowthAllocator g_growth_cuda(c10::DeviceType::CUDA);
 
 c10::DispatchKey key_for(c10::DeviceType t) {
   return t == c10::DeviceType::CUDA ? c10::DispatchKey::CUDA : c10::DispatchKey::CPU;
@@ -50,8 +58,7 @@ at::Tensor make_alias(const at::Tensor& t, c10::DeviceType aten_type) {
                                                       : c10::Device(aten_type, t.device().index());
   auto storage = c10::make_intrusive<c10::StorageImpl>(
       c10::StorageImpl::use_byte_size_t(), src->nbytes(), c10::DataPtr(src->mutable_data(), dev),
-      aten_type == c10::DeviceType::CPU ? static_cast<c10::Allocator*>(&g_growth) : nullptr,
-      /*resizable=*/aten_type == c10::DeviceType::CPU);
+      aten_type == c10::DeviceType::CPU ? &g_growth_cpu : &g_growth_cuda, /*resizable=*/true);
   auto impl = c10::make_intrusive<c10::TensorImpl>(c10::Storage(std::move(storage)),
                                                    c10::DispatchKeySet(key_for(aten_type)), t.dtype());
   impl->set_sizes_and_strides(t.sizes(), t.strides(), t.storage_offset());

@@ -7,6 +7,7 @@
 #include "runtime.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/ops/zeros.h>
 #include <c10/core/DeviceGuard.h>
@@ -324,20 +325,24 @@ void map_results(const c10::OperatorHandle& op, torch::jit::Stack& stack, const 
   }
 }
 
-// Swaps deeplink's generator state into ATen's default CPU generator for one call, and back.
-// (Another thread drawing from torch's CPU generator at the same moment would see deeplink's
-// stream; random ops without a generator argument are rare: native_dropout.)
+// Swaps deeplink's generator state into the ATen device's default generator (CPU's, or CUDA's for
+// the cuda backend) for one call, and back: random ops without a generator argument
+// (native_dropout) draw from that default generator. (Another thread drawing from it at the same
+// moment would see deeplink's stream.) CUDA's state is the host-side seed and Philox offset, so
+// the swap is valid although the kernel runs later.
 struct RngLoan {
-  explicit RngLoan(c10::DeviceIndex device)
-      : inner(inner_generator(std::nullopt, device)), cpu(at::detail::getDefaultCPUGenerator()) {
-    saved = cpu.get_state();
-    cpu.set_state(inner.get_state());
+  RngLoan(c10::DeviceType aten, c10::DeviceIndex device)
+      : inner(inner_generator(std::nullopt, device)),
+        lent(aten == c10::DeviceType::CPU ? at::detail::getDefaultCPUGenerator()
+                                          : at::globalContext().defaultGenerator(c10::Device(aten, device))) {
+    saved = lent.get_state();
+    lent.set_state(inner.get_state());
   }
   ~RngLoan() {
-    inner.set_state(cpu.get_state());
-    cpu.set_state(saved);
+    inner.set_state(lent.get_state());
+    lent.set_state(saved);
   }
-  at::Generator inner, cpu;
+  at::Generator inner, lent;
   at::Tensor saved;
 };
 
@@ -358,7 +363,7 @@ void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, co
       if (st) stream_guard.reset_stream(*st);
     }
     std::optional<RngLoan> loan;
-    if (r.lends_rng && aten == c10::DeviceType::CPU) loan.emplace(static_cast<c10::DeviceIndex>(device));
+    if (r.lends_rng) loan.emplace(aten, static_cast<c10::DeviceIndex>(device));
     op.redispatchBoxed(c10::DispatchKeySet(aten == c10::DeviceType::CUDA ? c10::DispatchKey::CUDA : c10::DispatchKey::CPU),
                        stack);
   }
