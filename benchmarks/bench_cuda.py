@@ -105,10 +105,13 @@ MODELS = {"llama_168m": llama_168m, "gpt2_124m": gpt2_124m}
 
 
 def worker(device: str, case: str, args) -> dict:
-    """One round in this process: `case` is 'small' or a MODELS key."""
-    if device == "deeplink":
+    """One round in this process: `case` is 'small' or a MODELS key. Device 'cuda+import' is
+    native cuda in a process that imported deeplink (separates per-op routing cost from the cost
+    of having a PrivateUse1 backend registered at all)."""
+    if device in ("deeplink", "cuda+import"):
         import deeplink
         deeplink.use("cuda")
+    device = "cuda" if device == "cuda+import" else device
     if case == "small":
         return {"small_ops_us": small_ops(device)}
     times, peak, params = one_round(MODELS[case], device, args.steps, args.batch, args.seq)
@@ -130,14 +133,17 @@ def spawn(device: str, case: str, args) -> dict:
 
 def bench(args) -> dict:
     devices = ("cuda", "deeplink")
+    cases = args.cases.split(",")
     results = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__,
                "batch": args.batch, "seq": args.seq, "steps": args.steps, "rounds": args.rounds}
-    small = {d: [] for d in devices}
-    for _ in range(args.rounds):
-        for d in devices:
-            small[d].append(spawn(d, "small", args)["small_ops_us"])
-    results["small_ops_us"] = {d: {k: statistics.median(r[k] for r in small[d]) for k in small[d][0]} for d in devices}
-    for case in MODELS:
+    if "small" in cases:
+        small = {d: [] for d in devices + ("cuda+import",)}
+        for _ in range(args.rounds):
+            for d in small:
+                small[d].append(spawn(d, "small", args)["small_ops_us"])
+        results["small_ops_us"] = {d: {k: statistics.median(r[k] for r in small[d]) for k in small[d][0]}
+                                   for d in small}
+    for case in (c for c in MODELS if c in cases):
         rounds = {d: [] for d in devices}
         for _ in range(args.rounds):
             for d in devices:
@@ -160,7 +166,8 @@ def main() -> int:
     parser.add_argument("--seq", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per device and model")
     parser.add_argument("--out", default=None)
-    parser.add_argument("--worker", choices=["cuda", "deeplink"], help=argparse.SUPPRESS)  # one round, JSON out
+    parser.add_argument("--cases", default="small,llama_168m,gpt2_124m", help="comma-separated subset to run")
+    parser.add_argument("--worker", choices=["cuda", "deeplink", "cuda+import"], help=argparse.SUPPRESS)
     parser.add_argument("--case", default="small", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not torch.cuda.is_available():
@@ -171,11 +178,12 @@ def main() -> int:
         return 0
     results = bench(args)
     print(f"{results['device']}, torch {results['torch']}, batch {args.batch}x{args.seq}, bf16 autocast, AdamW")
-    print(f"{'case':<28} {'cuda':>10} {'deeplink':>10} {'ratio':>7}")
-    for k, v in results["small_ops_us"]["cuda"].items():
+    print(f"{'case':<28} {'cuda':>10} {'deeplink':>10} {'ratio':>7}   native cuda with deeplink imported")
+    for k, v in results.get("small_ops_us", {}).get("cuda", {}).items():
         d = results["small_ops_us"]["deeplink"][k]
-        print(f"{'op ' + k:<28} {v:>8.2f}us {d:>8.2f}us {d / v:>6.2f}x")
-    for m in ("llama_168m", "gpt2_124m"):
+        i = results["small_ops_us"]["cuda+import"][k]
+        print(f"{'op ' + k:<28} {v:>8.2f}us {d:>8.2f}us {d / v:>6.2f}x   {i:>8.2f}us {i / v:>5.2f}x")
+    for m in (c for c in MODELS if c in results):
         c, d = results[m]["cuda"], results[m]["deeplink"]
         print(f"{m + ' step':<28} {c['median_ms']:>8.1f}ms {d['median_ms']:>8.1f}ms {d['median_ms'] / c['median_ms']:>6.3f}x"
               f"   ({c['params'] / 1e6:.0f}M params)")

@@ -129,9 +129,10 @@ class AttentionProgram:
             return [res[0].cpu(), res[1].cpu()]
         grad_out = self.grad_out.to(device)
         out = self.out_ref.to(device)
-        # The backward schemas take a non-optional bias; CUDA passes an undefined tensor when
-        # there is none, which Python spells as an empty one.
-        bias = d["bias"] if d["bias"] is not None else torch.empty(0, dtype=self.dtype).to(device)
+        # The backward schemas take a non-optional bias; CUDA passes an undefined tensor when there
+        # is none, which torch.ops spells None. (An empty tensor is *defined*: CUDA's kernels then
+        # treat it as a bias, or the empty sequence lengths as a nested batch, and raise.)
+        bias = d["bias"]
         seed = torch.zeros((), dtype=torch.int64).to(device)
         offset = torch.zeros((), dtype=torch.int64).to(device)
         if self.flavour == "efficient":
@@ -144,9 +145,8 @@ class AttentionProgram:
                 [True, True, True, d["bias"] is not None], p["causal"], scale=p["scale"])
         else:
             lse = self.lse_ref.unsqueeze(-1).to(device)
-            empty = torch.empty(0, dtype=torch.int32).to(device)
             grads = aten._scaled_dot_product_cudnn_attention_backward(
-                grad_out, d["q"], d["k"], d["v"], out, lse, seed, offset, bias, empty, empty,
+                grad_out, d["q"], d["k"], d["v"], out, lse, seed, offset, bias, None, None,
                 p["L"], p["S"], 0.0, p["causal"], scale=p["scale"])
         # Only the efficient kernel returns a bias gradient (cuDNN's schema has three outputs).
         n = 4 if self.bias is not None and self.flavour == "efficient" else 3

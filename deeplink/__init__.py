@@ -98,6 +98,19 @@ def host_view(t: torch.Tensor) -> torch.Tensor:
     return _C._host_view(t)
 
 
+def aten_view(t: torch.Tensor) -> torch.Tensor:
+    """`t`'s memory as a tensor of the backend's ATen device (cuda for the cuda backend, cpu for the
+    CPU reference), zero-copy: for Python kernels that call ATen on that device. Keep `t` alive
+    while the view is used; the view does not own the memory."""
+    return _C._aten_view(t)
+
+
+def from_aten(t: torch.Tensor) -> torch.Tensor:
+    """A deeplink tensor that takes over `t`'s memory (a tensor on the active backend's ATen
+    device, e.g. an ATen CUDA kernel's output), zero-copy: the reverse of aten_view."""
+    return _C._from_aten(t)
+
+
 def aten_generator(generator: torch.Generator | None = None, device: int | None = None) -> torch.Generator:
     """The ATen generator behind a deeplink generator (default: the device's default one), for
     kernels that draw random numbers themselves: seeding the deeplink generator seeds it."""

@@ -41,7 +41,7 @@ if want env; then
   run info 120 "$PY" -m deeplink.cli info
 fi
 want tests && run tests 900 "$PY" -m pytest -m cuda -v -p no:cacheprovider tests/backends/test_cuda.py
-want bench && run bench 900 "$PY" benchmarks/bench_cuda.py --out "$out/bench_cuda.json"
+want bench && run bench 900 "$PY" benchmarks/bench_cuda.py --out "$out/bench_cuda.json" ${BENCH_ARGS:-}
 if want conf; then
   run conf_float32 900 "$PY" -m deeplink.cli conformance run --backend cuda --dtypes float32 --jobs "$jobs" \
     --no-progress --out "$out/conformance-cuda"

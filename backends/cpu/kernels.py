@@ -7,6 +7,7 @@ from deeplink.kernels import AtenKernels
 
 
 def cpu_kernels():
+    from deeplink.aten_convolution import convolution_kernels
+
     from .attention import ATTENTION_KERNELS
-    from .convolution import CONVOLUTION_KERNELS
-    return ChainMap(ATTENTION_KERNELS, CONVOLUTION_KERNELS, AtenKernels("cpu"))
+    return ChainMap(ATTENTION_KERNELS, convolution_kernels("cpu"), AtenKernels("cpu"))

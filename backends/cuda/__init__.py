@@ -6,11 +6,13 @@ loading libcudart ourselves because (1) kernel outputs are produced by ATen CUDA
 torch's caching allocator and adopted zero-copy, so one allocator serves both and memory is never
 double-pooled, (2) nothing CUDA-specific is compiled into deeplink, so the same shim builds on a
 CPU-only torch and runs on a CUDA torch, and (3) streams and events are exactly torch.cuda's.
-Kernels: ATen's CUDA kernels, zero-copy on the same memory (Passthrough), plus the CPU backend's
-math versions of the fused attention kernels only where ATen lacks a CUDA kernel (none on a CUDA
-build: the real ones are used).
+Kernels: ATen's CUDA kernels, zero-copy on the same memory (Passthrough), plus the convolution
+entry points ATen uses for devices it does not know (convolution_overrideable and its backward),
+which call cuDNN through ATen's CUDA convolution on zero-copy views (deeplink/aten_convolution.py).
 """
 from __future__ import annotations
+
+from collections import ChainMap
 
 from deeplink.backend import Availability, Backend
 from deeplink.kernels import AtenKernels
@@ -50,4 +52,5 @@ class CudaBackend(Backend):
         return AtenRuntime("cuda")
 
     def kernels(self):
-        return AtenKernels("cuda")
+        from deeplink.aten_convolution import convolution_kernels
+        return ChainMap(convolution_kernels("cuda"), AtenKernels("cuda"))

@@ -1,5 +1,6 @@
 // deeplink._C: the Python surface of the shim. Kept thin: policy lives in Python (deeplink/),
 // mechanism lives here.
+#include "alias.h"
 #include "allocator.h"
 #include "device_state.h"
 #include "generator.h"
@@ -110,6 +111,24 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     auto opts = t.options().device(c10::kCPU);
     return at::from_blob(static_cast<char*>(base) + t.storage_offset() * t.itemsize(), t.sizes(), t.strides(),
                           [keep](void*) {}, opts);
+  });
+  // Zero-copy bridges for Python kernels of backends built on an ATen device (the cuda backend's
+  // convolution): a view of deeplink memory as that device's tensor, and the reverse adoption.
+  m.def("_aten_view", [](const at::Tensor& t) {
+    TORCH_CHECK(t.device().type() == c10::DeviceType::PrivateUse1, "aten_view: expected a deeplink tensor, got ", t.device());
+    int b = owner_backend(t);
+    const BackendSlot& slot = backend_slot(b);
+    TORCH_CHECK(slot.passthrough.has_value(), "aten_view: backend '", slot.name,
+                "' does not run on an ATen device (its Backend.aten_device is None)");
+    return make_alias(t, *slot.passthrough);
+  });
+  m.def("_from_aten", [](const at::Tensor& r) {
+    const BackendSlot& slot = active_backend();
+    TORCH_CHECK(slot.passthrough.has_value() && r.device().type() == *slot.passthrough, "from_aten: expected a tensor on ",
+                slot.passthrough ? c10::DeviceTypeName(*slot.passthrough) : std::string("the backend's ATen device"),
+                " (active backend '", slot.name, "'), got ", r.device());
+    int device = r.device().type() == c10::DeviceType::CPU ? current_device() : r.device().index();
+    return adopt_tensor(r, active_backend_id(), device);
   });
   m.def("_inner_generator", [](py::object gen, int device) {
     std::optional<at::Generator> g;

@@ -287,6 +287,10 @@ using Adopted = c10::SmallVector<std::pair<c10::StorageImpl*, c10::Storage>, 2>;
 
 at::Tensor map_result(const at::Tensor& res, const Conversions& conv, int backend, int device, Adopted& adopted) {
   if (!res.defined() || res.device().type() == c10::DeviceType::PrivateUse1) return res;
+  // A device kernel's host-side results (CUDA attention's Philox seed and offset are CPU tensors)
+  // stay CPU tensors, as they are on the native device: that memory is not the backend's.
+  if (res.device().type() == c10::DeviceType::CPU && backend_slot(backend).passthrough != c10::DeviceType::CPU)
+    return res;
   for (const Converted& c : conv) {
     if (res.unsafeGetTensorImpl() == c.alias.unsafeGetTensorImpl()) return c.orig;  // in-place / out=
   }
