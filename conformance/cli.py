@@ -113,14 +113,15 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_record(args) -> int:
-    from .record import record_all  # noqa: PLC0415
+    from .record import record_all_clean  # noqa: PLC0415
 
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     bad = [k for k in kinds if k not in ("forward", "gradients")]
     if bad:
         raise SystemExit(f"conformance record: unknown --kinds {bad}; use forward and/or gradients")
-    entries = record_all(args.device, args.out, [d.strip() for d in args.dtypes.split(",") if d.strip()],
-                         kinds, args.ops, log=lambda m: print(m, file=sys.stderr))
+    # In a fresh interpreter: this one imported deeplink, which breaks native CUDA backward.
+    entries = record_all_clean(args.device, args.out, [d.strip() for d in args.dtypes.split(",") if d.strip()],
+                               kinds, args.ops)
     for e in entries:
         print(f"recorded {e['file']}: {e['opinfos']} OpInfos, {e['samples']} samples on {e['recorded_on']} "
               f"(sha256 {e['sha256'][:16]}...)")

@@ -13,6 +13,7 @@ changes. `diff` exits 1 when there is any regression, so a vendor's CI can gate 
 from __future__ import annotations
 
 import json
+import lzma
 from pathlib import Path
 
 from .statuses import FALLBACK, PASS
@@ -76,11 +77,14 @@ def diff_reports(a: dict, b: dict) -> dict:
 
 
 def load_report(path: str | Path) -> dict:
+    """A report.json, its xz-compressed form (committed reports: reports/cuda/report.json.xz), or
+    the folder holding either."""
     path = Path(path)
     if path.is_dir():
-        path = path / "report.json"
+        path = path / "report.json" if (path / "report.json").exists() else path / "report.json.xz"
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
+        raw = lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
+        report = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise SystemExit(f"conformance diff: {path} does not exist (give a report.json or its folder)") from None
     if report.get("schema_version") != 1:

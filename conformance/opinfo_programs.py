@@ -68,10 +68,18 @@ def _batch_norm_eval_stats(sample) -> list[int]:
     return [] if training else [1, 2]
 
 
+def _attention_rng_state(sample) -> list[int]:
+    """CUDA's fused attention forwards return the Philox seed and offset as outputs 2 and 3: RNG
+    bookkeeping of whichever generator ran (uninitialised tensors when dropout is off), not results."""
+    return [2, 3]
+
+
 # OpInfo key -> function(sample) -> indices of outputs whose value the op does not specify.
 UNSPECIFIED_OUTPUTS = {
     "native_batch_norm": _batch_norm_eval_stats,
     "_native_batch_norm_legit": _batch_norm_eval_stats,
+    "torch.ops.aten._efficient_attention_forward": _attention_rng_state,
+    "torch.ops.aten._flash_attention_forward": _attention_rng_state,
 }
 
 

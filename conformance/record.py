@@ -26,6 +26,7 @@ import io
 import json
 import lzma
 import re
+import subprocess
 import sys
 import time
 import warnings
@@ -179,6 +180,8 @@ def record(device: str, out: str | Path, dtype: str = "float32", kind: str = "fo
     if device_type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("conformance record --device cuda: torch.cuda.is_available() is False on this "
                          "machine; run it on a CUDA machine (or use --device cpu to test the recorder)")
+    if kind == "gradients" and device_type != "cpu":
+        _check_autograd_usable(device_type)
     rx = re.compile(ops) if ops else None
     stats = {"ok": 0, "run_error": 0, "too_big": 0, "no_grad_path": 0}
     data = {}
@@ -212,6 +215,48 @@ def record(device: str, out: str | Path, dtype: str = "float32", kind: str = "fo
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_bytes(lzma.compress(buffer.getvalue()))
     return meta
+
+
+def _check_autograd_usable(device_type: str) -> None:
+    """Native device backward is broken in a process that registered a PrivateUse1 backend (torch
+    then takes it as *the* accelerator and the autograd engine asserts on CUDA graphs,
+    pytorch/pytorch#161129). Recording gradients there would store that assert as every sample's
+    answer, so refuse, and point at the clean-process path."""
+    name = torch._C._get_privateuse1_backend_name()
+    if name != "privateuseone":
+        raise RuntimeError(
+            f"conformance record: cannot record {device_type} gradients in a process where the PrivateUse1 "
+            f"backend {name!r} is registered (torch's autograd engine then fails on {device_type} graphs, "
+            "pytorch/pytorch#161129); use record_all_clean() or `deeplink conformance record`, which record in "
+            "a fresh interpreter that never imports deeplink")
+
+
+# Bootstraps this folder as a package under another name, so record.py and its two helpers load
+# without importing deeplink (the folder is `deeplink.conformance` when installed).
+_CLEAN_BOOT = """
+import json, sys, types
+pkg = types.ModuleType("_dl_conformance")
+pkg.__path__ = [{folder!r}]
+sys.modules["_dl_conformance"] = pkg
+from _dl_conformance.record import record_all
+entries = record_all({device!r}, {out!r}, {dtypes!r}, {kinds!r}, {ops!r},
+                     log=lambda m: print(m, file=sys.stderr, flush=True))
+assert "deeplink" not in sys.modules, "the clean recorder imported deeplink"
+print(json.dumps(entries))
+"""
+
+
+def record_all_clean(device: str, out_dir: str | Path, dtypes=("float32", "bfloat16", "float16"),
+                     kinds=("forward", "gradients"), ops: str | None = None) -> list[dict]:
+    """record_all() in a fresh interpreter that never imports deeplink (see _check_autograd_usable);
+    progress goes to this process's stderr."""
+    code = _CLEAN_BOOT.format(folder=str(Path(__file__).resolve().parent), device=device, out=str(out_dir),
+                              dtypes=list(dtypes), kinds=list(kinds), ops=ops)
+    run = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"conformance record: the recording process failed (exit {run.returncode}); "
+                         "its error is printed above")
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def file_name(kind: str, dtype: str) -> str:

@@ -49,3 +49,17 @@ def test_subset_runs_are_not_regressions(cpu_run):
             o["dtypes"] = {}
     d = diff_reports(report, smaller)
     assert d["regressions"] == 0 and d["not_compared"]["samples"] > 0
+
+
+def test_diff_reads_compressed_committed_reports(tmp_path, capsys):
+    """Committed reports may be report.json.xz (reports/cuda): a folder or the file itself works."""
+    import lzma
+    from pathlib import Path
+    committed = Path(__file__).resolve().parents[2] / "reports" / "cuda"
+    report = json.loads(lzma.decompress((committed / "report.json.xz").read_bytes()))
+    assert report["backend"]["name"] == "cuda" and "H100" in report["backend"]["verified_on"]
+    plain = tmp_path / "report.json"
+    plain.write_text(json.dumps(report))
+    assert main(["diff", str(committed), str(plain)]) == 0
+    assert main(["diff", str(committed / "report.json.xz"), str(tmp_path)]) == 0
+    assert "0 regressions, 0 fixes" in capsys.readouterr().out

@@ -7,16 +7,17 @@ from deeplink.conformance import golden, properties
 from deeplink.conformance.cases import build_cases
 
 
-@pytest.fixture(scope="module")
-def nondeterministic_cases():
+@pytest.fixture(scope="module", params=["float32", "bfloat16", "float16"])
+def nondeterministic_cases(request):
     files = golden.shipped()
-    goldens = {(f.kind, f.dtype): golden.load(f) for f in files if f.kind == "forward"}
-    cases = build_cases(goldens, ["float32"], include_llm=False, include_gradients=False)
+    goldens = {(f.kind, f.dtype): golden.load(f) for f in files if f.kind == "forward" and f.dtype == request.param}
+    cases = build_cases(goldens, [request.param], include_llm=False, include_gradients=False)
     return [c for c in cases if c.preset is None and c.payload["nondeterministic"]]
 
 
 def test_cuda_outputs_satisfy_the_properties(nondeterministic_cases):
-    assert len(nondeterministic_cases) > 300
+    """Also for bfloat16/float16, whose H100 outputs round: the checks' tolerances must allow that."""
+    assert len(nondeterministic_cases) > 200
     for case in nondeterministic_cases:
         s = case.payload["sample"]
         problems = properties.check(case.payload["name"], case.aten, s["out"], s["out"], s["input"],

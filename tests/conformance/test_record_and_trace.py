@@ -69,3 +69,20 @@ def test_trace_a_model_into_a_workload(tmp_path):
     w = report["summary"]["workload_coverage"]["make/fp32"]
     assert w["calls_covered"] > 0 and w["flops_fraction"] == 1.0        # addmm carries every FLOP
     assert any(u["op"] == "gelu" for u in w["uncovered"])              # not in the --ops subset
+
+
+def test_recording_runs_in_a_process_without_deeplink(tmp_path):
+    """Native CUDA backward breaks once deeplink registers PrivateUse1 (pytorch#161129), so the
+    recorder runs in a fresh interpreter; the bootstrap asserts deeplink never got imported."""
+    from deeplink.conformance.record import record_all_clean
+    entries = record_all_clean("cpu", tmp_path, ["float32"], ["forward"], r"^abs$")
+    assert [e["file"] for e in entries] == ["golden_float32.pt.xz"] and entries[0]["samples"] > 0
+
+
+def test_gradients_refused_where_device_autograd_is_broken():
+    import pytest
+
+    import deeplink  # noqa: F401  (registers PrivateUse1 in this process)
+    from deeplink.conformance.record import _check_autograd_usable
+    with pytest.raises(RuntimeError, match="pytorch/pytorch#161129"):
+        _check_autograd_usable("cuda")
