@@ -4,7 +4,8 @@
 #   2. the CUDA tests (tests/backends/test_cuda.py)
 #   3. the benchmark against native cuda (benchmarks/bench_cuda.py)
 #   4. the conformance suite on the cuda backend against the shipped float32 CUDA golden data
-#   5. bf16/fp16 golden data recorded on this GPU, and the conformance suite on all three dtypes
+#   5. bf16/fp16 gradient golden data recorded on this GPU (the forward files ship in
+#      conformance/data), and the conformance suite on all three dtypes
 #   6. the CPU test suite on this machine's torch (CI runs it on torch 2.13; this checks the other end)
 # Works from a source checkout without pip (PYTHONPATH), as on a GPU machine with no package index.
 #
@@ -47,7 +48,8 @@ if want conf; then
     --no-progress --out "$out/conformance-cuda"
 fi
 if want record; then
-  run record 1200 "$PY" -m deeplink.cli conformance record --device cuda --dtypes bfloat16,float16 --out "$out/golden"
+  run record 1200 "$PY" -m deeplink.cli conformance record --device cuda --dtypes bfloat16,float16 \
+    --kinds gradients --out "$out/golden"
   run conf_all 900 "$PY" -m deeplink.cli conformance run --backend cuda --dtypes float32,bfloat16,float16 \
     --golden "$out/golden" --jobs "$jobs" --no-progress --out "$out/conformance-cuda"
 fi

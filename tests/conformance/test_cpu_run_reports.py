@@ -11,7 +11,7 @@ def test_report_json_contract(cpu_run):
     assert r["backend"]["name"] == "cpu" and r["backend"]["device"] == "deeplink"
     assert r["environment"]["torch"]
     from deeplink.conformance.golden import shipped
-    assert {g["sha256"] for g in r["golden"]} == {f.sha256 for f in shipped() if f.dtype == "float32"}
+    assert {g["sha256"] for g in r["golden"]} == {f.sha256 for f in shipped() if f.dtype in ("float32", "bfloat16")}
     tol = r["tolerance"]
     assert tol["defaults"]["float32"]["rtol"] == 1.3e-6 and tol["deeplink_overrides"]
     s = r["summary"]
