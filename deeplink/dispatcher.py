@@ -160,10 +160,13 @@ _SHIM_KERNELS = frozenset({"empty.memory_format", "empty_strided", "as_strided",
 
 def _is_composite(op_name: str) -> bool:
     # Ops with only composite kernels never reach a backend: on deeplink, as on CUDA, they run as
-    # compositions of other ops.
+    # compositions of other ops. An op with a CPU kernel counts as a kernel op (its composite is
+    # the structured functional -> out= default). CUDA kernels are not consulted, so the answer is
+    # the same on a CPU-only and a CUDA build of torch (on a CUDA build `_foreach_*` have CUDA
+    # kernels and would otherwise show as CPU fallbacks of the cpu backend in `deeplink info`).
     q = op_name if "::" in op_name else "aten::" + op_name
     has = torch._C._dispatch_has_kernel_for_dispatch_key
-    if has(q, "CPU") or has(q, "CUDA"):
+    if has(q, "CPU"):
         return False
     return any(has(q, k) for k in ("CompositeImplicitAutograd", "CompositeExplicitAutograd",
                                    "CompositeExplicitAutogradNonFunctional"))

@@ -39,3 +39,19 @@ def test_every_status_is_valid_on_the_cuda_tier(cpu_route, opset):
     doc = listing(cpu_route, opset, "cuda")
     assert sum(doc["totals"]["cpu"].values()) == doc["count"] == len(opset.tiers["cuda"])
     assert all(o["status"]["cpu"] in STATUSES for o in doc["ops"])
+
+
+def test_routes_do_not_depend_on_cuda_kernels_being_registered(monkeypatch):
+    """On a CUDA build `_foreach_add.List` also has a CUDA kernel; the cpu backend still runs its
+    composite there, so `deeplink info` must say native, as it does on a CPU-only build."""
+    import torch
+
+    import deeplink
+    real = torch._C._dispatch_has_kernel_for_dispatch_key
+    before = deeplink.route_of("_foreach_add.List", "cpu")
+
+    def with_cuda(name, key):
+        return True if (key == "CUDA" and name == "aten::_foreach_add.List") else real(name, key)
+    monkeypatch.setattr(torch._C, "_dispatch_has_kernel_for_dispatch_key", with_cuda)
+    assert before == "native"
+    assert deeplink.route_of("_foreach_add.List", "cpu") == "native"
