@@ -9,6 +9,7 @@ jiterator, arch lists and gencode flags, the sync-debug mode and the legacy type
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -125,6 +126,7 @@ class DeviceProperties:
     backend: str
     total_memory: int
     host_memory: bool              # device memory is host memory the CPU can address
+    multi_processor_count: int     # parallel compute units: host cores for host memory, SMs for CUDA
     verified_on: str
     extra: dict = field(default_factory=dict)  # the cuda backend: the GPU's own properties
 
@@ -143,16 +145,18 @@ def get_device_properties(device=None) -> DeviceProperties:
     host = bool(_C._backend_host_accessible(rec.slot))
     extra = {}
     name = f"deeplink:{idx} ({rec.name} backend)"
+    units = os.cpu_count() or 1 if host else 1
     if rec.backend.aten_device == "cuda":
         p = torch.cuda.get_device_properties(idx)
-        extra = {"major": p.major, "minor": p.minor, "multi_processor_count": p.multi_processor_count}
+        extra = {"major": p.major, "minor": p.minor}
+        units = p.multi_processor_count
         name = f"deeplink:{idx} ({rec.name} backend, {p.name})"
     try:
         total = mem_get_info(idx)[1]
     except NotImplementedError:
         total = 0
     return DeviceProperties(name=name, index=idx, backend=rec.name, total_memory=total, host_memory=host,
-                            verified_on=str(getattr(rec.backend, "verified_on", "")), extra=extra)
+                            multi_processor_count=units, verified_on=str(getattr(rec.backend, "verified_on", "")), extra=extra)
 
 
 def get_device_capability(device=None) -> dict:
