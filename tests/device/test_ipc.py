@@ -9,7 +9,7 @@ from multiprocessing.reduction import ForkingPickler
 
 import deeplink
 from deeplink.backend import Availability, Backend
-from deeplink.runtime import LibcRuntime
+from deeplink.runtime import HostRuntime
 
 TIMEOUT = 120
 
@@ -54,7 +54,7 @@ def test_parameter_keeps_its_class():
     assert p.detach().cpu().tolist() == [101.0, 101.0, 101.0]
 
 
-class _DeviceMemoryRuntime(LibcRuntime):
+class _DeviceMemoryRuntime(HostRuntime):
     host_accessible = False  # stands for a backend whose memory the host cannot address
 
 

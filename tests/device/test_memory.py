@@ -108,7 +108,7 @@ def test_pin_memory_pins():
 
 def test_dataloader_pin_memory():
     ds = torch.utils.data.TensorDataset(torch.arange(16.0).reshape(8, 2))
-    loader = torch.utils.data.DataLoader(ds, batch_size=4, pin_memory=True, pin_memory_device="deeplink")
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, pin_memory=True)
     batches = [b for (b,) in loader]
     assert all(b.is_pinned() for b in batches)
     assert torch.equal(torch.cat(batches), torch.arange(16.0).reshape(8, 2))
