@@ -1,7 +1,7 @@
 // Sharing deeplink tensors between processes (torch.multiprocessing queues, DataLoader workers)
 // for backends whose memory is host memory: the storage's bytes move into a shared-memory CPU
 // storage that deeplink adopts in place, so producer and consumers then use the same pages.
-// deeplink/multiprocessing.py does the pickling around these two functions.
+// deeplink/process_sharing.py does the pickling around these two functions.
 #include "alias.h"
 #include "allocator.h"
 #include "device_state.h"
