@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.deeplink-installed
 JOBS ?= 2
 
-.PHONY: demo test test-slow bench setup clean chromium
+.PHONY: demo test test-slow test-pytorch bench setup clean chromium
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,11 +31,16 @@ chromium:
 test: setup chromium
 	$(BIN)/python -m pytest -n $(JOBS) -q -p no:cacheprovider
 
+# PyTorch's device-generic tests (tests/pytorch) for deeplink and cpu in one run; prints both pass counts.
+test-pytorch: setup
+	$(BIN)/python scripts/test_pytorch.py -n $(JOBS)
+
 test-slow: setup chromium
 	$(BIN)/python -m pytest -q -m slow
 
 bench: setup
 	$(BIN)/python benchmarks/bench_device.py
+	$(BIN)/python benchmarks/bench_profiler.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -21,6 +21,7 @@ namespace py = pybind11;
 namespace deeplink {
 void register_hooks();
 void register_backend_meta();
+void register_profiler();
 void move_into_host_storage(const c10::Storage& storage, const c10::Storage& shared);
 c10::Storage storage_from_host(const c10::Storage& shared, int backend, int device);
 void set_sdp_choice(int choice);
@@ -30,6 +31,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   using namespace deeplink;
   register_hooks();
   register_backend_meta();
+  register_profiler();
 
   m.def("_host_runtime_table", [] { return reinterpret_cast<uintptr_t>(host_runtime_table()); },
         "Address of the CPU reference backend's dl_runtime_v1 table.");

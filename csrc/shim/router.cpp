@@ -4,6 +4,7 @@
 #include "allocator.h"
 #include "device_state.h"
 #include "generator.h"
+#include "profiler.h"
 #include "runtime.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -558,6 +559,8 @@ void router_fallback(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::
   Route* r = route_for(op);
   const int backend = active_backend_id();
   if (!r->cpu_index_args.empty()) move_cpu_indices(op, *r, *stack);
+  std::optional<ProfiledOp> timed;  // device time for torch.profiler, only while it records
+  if (C10_UNLIKELY(g_profiling_ops.load(std::memory_order_relaxed))) timed.emplace(op, backend);
   switch (r->kind) {
     case Kind::Passthrough:
       r->counters->native.fetch_add(1, std::memory_order_relaxed);
