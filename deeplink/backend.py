@@ -7,6 +7,9 @@
 
 `probe()` must be cheap and must not raise: missing libraries and variables are reported in the
 `reason`. `runtime()` and `kernels()` are only called on an available backend.
+
+Optional: a graph compiler for torch.compile, `compile_graph(gm, example_inputs)` (and
+`graph_decompositions()`), described below and in docs/compile.md.
 See docs/plugins.md for a worked example, and backends/cpu for the smallest real one.
 """
 from __future__ import annotations
@@ -60,3 +63,12 @@ class Backend:
     def decompositions_allowed(self) -> bool:
         """Whether ops it lacks may run decomposed (torch._decomp) into ops it has."""
         return True
+
+    #: Optional graph compiler for torch.compile (docs/compile.md), defined by backends that have
+    #: one: `compile_graph(gm, example_inputs)` gets an AOTAutograd forward or backward graph of
+    #: ATen ops on deeplink tensors (example_inputs are fake tensors) and returns a callable
+    #: `run(*inputs) -> outputs`, or None to let the graph run op by op on the kernels.
+    #: `graph_decompositions()` may return the decomposition table those graphs are traced with
+    #: (default: torch._decomp.core_aten_decompositions()). backends/cpu is the worked example.
+    compile_graph = None
+    graph_decompositions = None

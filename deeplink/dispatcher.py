@@ -48,14 +48,17 @@ def has_cpu_kernel(op_name: str) -> bool:
 
 
 def decomposition_for(op_name: str):
-    """A torch._decomp decomposition for a functional overload, or None. Out= and in-place
+    """A decomposition for a functional overload (torch._decomp's, else deeplink's own for
+    CUDA-only ops ATen's composites reach, deeplink/decompositions/), or None. Out= and in-place
     overloads are not decomposed: their reference decompositions re-check devices and re-enter
     their own functional form; the functional form decomposes instead."""
     from torch._decomp import decomposition_table
+
+    from .decompositions import DECOMPOSITIONS
     op = op_overload(op_name)
     if op is None or op._schema.is_mutable:
         return None
-    return decomposition_table.get(op)
+    return decomposition_table.get(op) or DECOMPOSITIONS.get(op_name)
 
 
 
@@ -186,19 +189,37 @@ def ops_to_claim(rec) -> list[str]:
                         and has(name, "CompositeExplicitAutogradNonFunctional")
                         and not has(name, "CompositeImplicitAutograd")):
                     claims.append(name)
+        # ATen's hooks for unknown devices have a composite kernel that only raises; claimed, they
+        # reach the router, which falls back for them through the generic op (router.cpp).
+        claims += [name for name in DEVICE_HOOKS if name not in claims]
         rec._claims = claims
     return rec._claims
 
 
-def sdp_choice(rec) -> int:
-    """Fused attention for scaled_dot_product_attention on this backend (sdp::SDPBackend value):
-    -1 asks, per call, the backend's `_fused_sdp_choice` kernel (Passthrough backends: their ATen
-    device's; others may implement it to pick per shape, dropout and head layout); without one, the
-    memory-efficient kernel when the backend implements it with its backward, else math (0)."""
+#: ATen's entry points for devices it does not know, whose default kernel raises NotImplementedError.
+DEVICE_HOOKS = ("convolution_overrideable", "convolution_backward_overrideable")
+
+
+_EFFICIENT = ("_scaled_dot_product_efficient_attention", "_scaled_dot_product_efficient_attention_backward")
+_OVERRIDEABLE = ("_scaled_dot_product_fused_attention_overrideable",
+                 "_scaled_dot_product_fused_attention_overrideable_backward")
+
+
+def sdp_choice(rec) -> tuple[int, int]:
+    """Fused attention for scaled_dot_product_attention on this backend (sdp::SDPBackend values):
+    (choice, choice for a learnable mask). The choice: -1 asks, per call, the backend's
+    `_fused_sdp_choice` kernel (Passthrough backends: their ATen device's; others may implement it
+    to pick per shape, dropout and head layout); without one, the PrivateUse1 "overrideable" kernel
+    when the backend implements it with its backward, else the memory-efficient one likewise, else
+    math (0). A mask that requires grad needs a kernel whose backward returns its gradient: the
+    overrideable or memory-efficient kernel when the backend has them, else math."""
     kernels = rec.kernels()
+    has = lambda names: all(k in kernels for k in names)  # noqa: E731
+    learnable = 4 if has(_OVERRIDEABLE) else 2 if has(_EFFICIENT) else 0
     if rec.backend.aten_device is not None or "_fused_sdp_choice" in kernels:
-        return -1
-    if all(k in kernels for k in ("_scaled_dot_product_efficient_attention",
-                                  "_scaled_dot_product_efficient_attention_backward")):
-        return 2
-    return 0
+        return -1, learnable
+    if has(_OVERRIDEABLE):
+        return 4, learnable
+    if has(_EFFICIENT):
+        return 2, learnable
+    return 0, learnable

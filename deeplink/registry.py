@@ -193,7 +193,7 @@ def activate(name: str) -> BackendRecord:
     from .dispatcher import ops_to_claim, sdp_choice
     _C._set_active_backend(ensure_slot(rec))
     _C._claim_ops(ops_to_claim(rec))
-    _C._set_sdp_choice(sdp_choice(rec))
+    _C._set_sdp_choice(*sdp_choice(rec))
     _active = rec
     return rec
 

@@ -3,7 +3,8 @@ deeplink and the cpu device in one run), then print the pass counts per device a
 passes on cpu but not on deeplink, with the reason when it is a known limitation
 (tests/pytorch/known_limitations.py). Exit status 1 when such a test is not listed there.
 
-    python scripts/test_pytorch.py [-n 2] [extra pytest args]
+    python scripts/test_pytorch.py [-n 2] [--junit PATH] [extra pytest args]
+    python scripts/test_pytorch.py --from-junit PATH      # summarise an earlier run again
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ("cpu", "deeplink")
-_SUFFIX = re.compile(r"_(cpu|deeplink)(?=_|$)")
+# the device suffix instantiate_device_type_tests appends, before an optional dtype suffix
+_SUFFIX = re.compile(r"_(cpu|deeplink)(_[a-z]+[0-9]*)?$")
 
 
 def _outcome(case) -> str:
@@ -44,7 +46,7 @@ def read_results(junit: Path) -> dict:
         m = _SUFFIX.search(name)
         if not m:
             continue
-        generic = f"{case.get('classname', '').rsplit('.', 1)[0]}::{name[:m.start()]}{name[m.end():]}"
+        generic = f"{case.get('classname', '').rsplit('.', 1)[0]}::{name[:m.start()]}{m.group(2) or ''}"
         results[(m.group(1), generic)] = (_outcome(case), _message(case))
     return results
 
@@ -74,11 +76,15 @@ def summarise(results: dict, known: list) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", default="2", help="pytest-xdist workers (default 2)")
+    parser.add_argument("--junit", type=Path, help="keep pytest's JUnit XML here")
+    parser.add_argument("--from-junit", type=Path, help="do not run: summarise this JUnit XML")
     args, extra = parser.parse_known_args(argv)
     sys.path.insert(0, str(ROOT / "tests" / "pytorch"))
     from known_limitations import KNOWN
+    if args.from_junit:
+        return summarise(read_results(args.from_junit), KNOWN)
     with tempfile.TemporaryDirectory() as tmp:
-        junit = Path(tmp) / "junit.xml"
+        junit = args.junit or Path(tmp) / "junit.xml"
         cmd = [sys.executable, "-m", "pytest", str(ROOT / "tests" / "pytorch"), "-m", "slow or not slow", "-q",
                "-p", "no:cacheprovider", f"--junitxml={junit}", "-n", args.n, *extra]
         print(" ".join(cmd), flush=True)

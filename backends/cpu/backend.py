@@ -23,3 +23,9 @@ class CpuBackend(Backend):
     def kernels(self):
         from .kernels import cpu_kernels
         return cpu_kernels()
+
+    def compile_graph(self, gm, example_inputs):
+        """torch.compile(..., backend="deeplink"): each AOTAutograd graph compiled by Inductor for the
+        CPU and run on zero-copy CPU views of deeplink memory (docs/compile.md)."""
+        from deeplink.compile.aten_inductor import compile_aten_graph
+        return compile_aten_graph(gm, example_inputs, "cpu")

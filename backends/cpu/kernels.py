@@ -1,5 +1,6 @@
 """Kernel table of the CPU reference backend: ATen CPU for everything ATen has, plus the CUDA-only
-attention kernels of the LLM tier (ops/attention.py) and the convolution entry points ATen uses for
+attention kernels of the LLM tier (ops/attention.py), the PrivateUse1 fused-attention hook on
+ATen's CPU flash kernel (ops/fused_attention.py) and the convolution entry points ATen uses for
 devices it does not know (backends/_aten/convolution.py)."""
 from collections import ChainMap
 
@@ -9,4 +10,5 @@ from .._aten.kernels import AtenKernels
 
 def cpu_kernels():
     from .ops.attention import ATTENTION_KERNELS
-    return ChainMap(ATTENTION_KERNELS, convolution_kernels("cpu"), AtenKernels("cpu"))
+    from .ops.fused_attention import FUSED_ATTENTION_KERNELS
+    return ChainMap(ATTENTION_KERNELS, FUSED_ATTENTION_KERNELS, convolution_kernels("cpu"), AtenKernels("cpu"))

@@ -24,7 +24,7 @@ void register_backend_meta();
 void register_profiler();
 void move_into_host_storage(const c10::Storage& storage, const c10::Storage& shared);
 c10::Storage storage_from_host(const c10::Storage& shared, int backend, int device);
-void set_sdp_choice(int choice);
+void set_sdp_choice(int choice, int learnable_mask_choice);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
@@ -68,8 +68,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("_backend_device_count", [](int id) { return backend_slot(id).device_count; });
   m.def("_backend_host_accessible", [](int id) { return backend_slot(id).runtime->host_accessible(); });
 
-  m.def("_set_sdp_choice", [](int c) { set_sdp_choice(c); },
-        "-1: ask the ATen device (Passthrough backends); else a fixed sdp::SDPBackend value");
+  m.def("_set_sdp_choice", [](int c, int learnable_mask) { set_sdp_choice(c, learnable_mask); },
+        "-1: ask the backend per call; else a fixed sdp::SDPBackend value; then the value for a learnable mask");
   m.def("_set_route_resolver", [](py::object fn) { set_route_resolver(fn.ptr()); });
   m.def("_invalidate_routes", &invalidate_routes);
   m.def("_claim_ops", [](const std::vector<std::string>& names) { claim_ops(names); });

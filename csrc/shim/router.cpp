@@ -56,6 +56,10 @@ struct Route {
   // Random op without a Generator argument (native_dropout): its ATen kernel draws from the ATen
   // device's default generator, so deeplink's generator state is lent to it for the call.
   bool lends_rng = false;
+  // ATen's hooks for devices it does not know (convolution_overrideable and its backward) have
+  // no CPU kernel of their own (theirs raises NotImplementedError): the CPU fallback runs the
+  // generic op they stand for instead.
+  std::optional<c10::OperatorHandle> cpu_substitute;
 };
 
 std::atomic<uint64_t> g_generation{1};
@@ -64,6 +68,14 @@ std::unordered_map<const c10::FunctionSchema*, Route*> g_routes;
 PyObject* g_resolver = nullptr;
 
 Route* route_for_shared(const c10::OperatorHandle& op, const c10::FunctionSchema* key, uint64_t gen);
+
+std::optional<c10::OperatorHandle> cpu_substitute_for(const std::string& name) {
+  const char* generic = name == "aten::convolution_overrideable"            ? "aten::convolution"
+                        : name == "aten::convolution_backward_overrideable" ? "aten::convolution_backward"
+                                                                            : nullptr;
+  if (!generic) return std::nullopt;
+  return c10::Dispatcher::singleton().findSchemaOrThrow(generic, "");
+}
 
 bool accepts_cpu_index(const c10::FunctionSchema& schema, const c10::Argument& arg) {
   if (arg.name() == "indices") {  // Tensor?[] of index / index_put_ / _unsafe_index ...
@@ -152,6 +164,7 @@ Route* route_for_shared(const c10::OperatorHandle& op, const c10::FunctionSchema
         if (accepts_cpu_index(*key, args[i])) r->cpu_index_args.push_back(i);
       }
       r->lends_rng = r->generator_args.empty() && op.hasTag(at::Tag::nondeterministic_seeded);
+      r->cpu_substitute = cpu_substitute_for(key->name());
       g_routes.emplace(key, r);
     } else {
       r = it->second;
@@ -435,7 +448,21 @@ void run_cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, c
   Conversions conv;
   int device = rewrite_args(op, r, *stack, start, backend, c10::Device(c10::DeviceType::CPU), conv,
                             [](const at::Tensor& t) { return t.cpu(); });
-  op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::CPU), stack);
+  if (r.cpu_substitute) {
+    if (op.schema().name() == "aten::convolution_backward_overrideable") {
+      // convolution_backward takes bias_sizes (4th argument), needed only for the bias gradient.
+      const at::Tensor& weight = (*stack)[start + 2].toTensor();
+      const bool transposed = (*stack)[start + 6].toBool();
+      const int64_t groups = (*stack)[start + 8].toInt();
+      const bool bias_grad = (*stack)[start + 9].toBoolList().get(2);
+      const int64_t out_channels = transposed ? weight.size(1) * groups : weight.size(0);
+      stack->insert(stack->begin() + static_cast<std::ptrdiff_t>(start + 3),
+                    bias_grad ? c10::IValue(std::vector<int64_t>{out_channels}) : c10::IValue());
+    }
+    r.cpu_substitute->callBoxed(stack);
+  } else {
+    op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::CPU), stack);
+  }
   // Carry mutations back, then move results to the device. View relationships with inputs are
   // not preserved on this path (results are copies).
   for (const Converted& c : conv) {

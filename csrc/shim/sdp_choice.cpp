@@ -4,6 +4,7 @@
 #include "runtime.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/native/DispatchStub.h>
 #include <ATen/native/transformers/attention.h>
 
@@ -12,12 +13,17 @@
 namespace deeplink {
 namespace {
 
-// -1: ask the ATen device of a Passthrough backend (through the router); otherwise a fixed
-// sdp::SDPBackend value chosen in Python from the backend's kernel table (0 = math).
+// -1: ask the backend (its `_fused_sdp_choice` kernel, or its ATen device's, through the router);
+// otherwise a fixed sdp::SDPBackend value chosen in Python from the backend's kernel table (0 = math).
 std::atomic<int> g_choice{0};
+// For a learnable mask (an attention bias that requires grad): a kernel whose backward returns the
+// bias gradient. The backend's own choice cannot tell: the router hands it views without autograd.
+std::atomic<int> g_learnable_mask_choice{0};
 
 int64_t choose(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::optional<at::Tensor>& mask,
                double dropout_p, bool is_causal, std::optional<double> scale, bool enable_gqa) {
+  if (mask.has_value() && mask->defined() && mask->requires_grad() && at::GradMode::is_enabled())
+    return g_learnable_mask_choice.load(std::memory_order_relaxed);
   int fixed = g_choice.load(std::memory_order_relaxed);
   if (fixed >= 0) return fixed;
   int64_t c = at::_fused_sdp_choice(q, k, v, mask, dropout_p, is_causal, scale, enable_gqa);
@@ -31,7 +37,10 @@ int64_t choose(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, co
 
 }  // namespace
 
-void set_sdp_choice(int choice) { g_choice.store(choice); }
+void set_sdp_choice(int choice, int learnable_mask_choice) {
+  g_choice.store(choice);
+  g_learnable_mask_choice.store(learnable_mask_choice);
+}
 
 }  // namespace deeplink
 

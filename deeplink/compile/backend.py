@@ -25,7 +25,7 @@ from deeplink import registry
 
 
 def _vendor_compiler(rec):
-    compile_graph = getattr(rec.backend, "compile_graph", None)
+    compile_graph = rec.backend.compile_graph
     if compile_graph is None:
         return None
 
@@ -48,9 +48,8 @@ def _vendor_compiler(rec):
 
 
 def _decompositions(rec):
-    make = getattr(rec.backend, "graph_decompositions", None)
-    if make is not None:
-        return make()
+    if rec.backend.graph_decompositions is not None:
+        return rec.backend.graph_decompositions()
     from torch._decomp import core_aten_decompositions
     return core_aten_decompositions()
 

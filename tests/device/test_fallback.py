@@ -102,3 +102,25 @@ def test_enum_arguments_arrive_as_torch_objects(mini):
     r = torch.sum(x, dtype=torch.float64)
     assert r.dtype == torch.float64 and r.item() == 3.0
     assert SEEN_DTYPES[-1] is torch.float64
+
+
+def test_device_hooks_fall_back_through_the_generic_op(mini):
+    """ATen sends convolution on an unknown device to convolution_overrideable, whose default kernel
+    raises NotImplementedError; a backend without convolution falls back instead (CUDA/CPU semantics)."""
+    deeplink.set_fallback_mode("silent")
+    x, w, b = torch.randn(1, 2, 6, 6), torch.randn(3, 2, 3, 3), torch.randn(3)
+    leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+    torch.nn.functional.conv2d(*leaves, padding=1).sum().backward()
+    dl = [t.to("deeplink").requires_grad_() for t in (x, w, b)]
+    y = torch.nn.functional.conv2d(*dl, padding=1)
+    y.sum().backward()
+    torch.testing.assert_close(y.cpu(), torch.nn.functional.conv2d(x, w, b, padding=1))
+    for got, want in zip(dl, leaves):
+        torch.testing.assert_close(got.grad.cpu(), want.grad)
+    yt = torch.nn.functional.conv_transpose2d(dl[0].detach(), torch.randn(2, 4, 3, 3).to("deeplink"), groups=1)
+    assert yt.shape == (1, 4, 8, 8)
+    stats = deeplink.fallback_stats()
+    assert stats["convolution_overrideable"] >= 2 and stats["convolution_backward_overrideable"] == 1
+    deeplink.set_fallback_mode("error")
+    with pytest.raises(NotImplementedError, match="convolution_overrideable has no native kernel on backend 'mini'"):
+        torch.nn.functional.conv2d(*[t.detach() for t in dl])

@@ -55,6 +55,7 @@ INTERNAL = {
     "device_streams": "part of torch.deeplink (its section of docs/api.md)",
     "process_sharing": "the torch.multiprocessing reducer for deeplink storages (docs/device.md)",
     "compile": "torch.compile integration; the vendor hook is Backend.compile_graph (docs/compile.md)",
+    "decompositions": "deeplink's decompositions of CUDA-only fused ops, used by the dispatcher (docs/device.md)",
 }
 
 _TYPING_MODULES = {"typing", "__future__", "typing_extensions", "collections.abc"}

@@ -16,6 +16,23 @@ pytestmark = pytest.mark.slow
 DTYPES = (torch.float32,)
 MAX_SAMPLES = 8  # per op and test: enough shapes and arguments, bounded time
 
+# Ops for which "the same call twice gives the same values" is false on every device, so the
+# consistency checks say nothing: uninitialised memory and random draws.
+UNDEFINED_VALUES = {"empty", "empty_like", "empty_strided", "empty_permuted", "new_empty", "new_empty_strided"}
+RANDOM = {"bernoulli", "cauchy", "exponential", "geometric", "log_normal", "normal", "uniform", "multinomial",
+          "rand_like", "randint_like", "randn_like", "randint", "nn.functional.rrelu", "nn.functional.alpha_dropout",
+          "nn.functional.feature_alpha_dropout"}
+# as_strided addresses storage, not values: a non-contiguous copy of the input has other storage.
+STORAGE_DEFINED = {"as_strided", "as_strided_copy", "as_strided_scatter"}
+
+
+def _skip_if_meaningless(test, op, *extra):
+    name = op.name
+    if name in UNDEFINED_VALUES or name in RANDOM or name.startswith("nn.functional.dropout"):
+        test.skipTest("values are random or uninitialised on every device")
+    if name in extra:
+        test.skipTest("the check does not apply to this op on any device")
+
 
 def _samples(op, device, dtype, requires_grad=False):
     for i, s in enumerate(op.sample_inputs(device, dtype, requires_grad=requires_grad)):
@@ -39,6 +56,7 @@ def _tensors(x):
 class TestOpInfoConsistency(TestCase):
     @ops([op for op in op_db if op.supports_out], allowed_dtypes=DTYPES)
     def test_out_matches_functional(self, device, dtype, op):
+        _skip_if_meaningless(self, op)
         ran = False
         for sample in _samples(op, device, dtype):
             expected = _call(op, sample)
@@ -58,6 +76,7 @@ class TestOpInfoConsistency(TestCase):
 
     @ops([op for op in op_db if op.inplace_variant is not None], allowed_dtypes=DTYPES)
     def test_inplace_matches_functional(self, device, dtype, op):
+        _skip_if_meaningless(self, op)
         ran = False
         for sample in _samples(op, device, dtype):
             if not isinstance(sample.input, torch.Tensor):
@@ -76,11 +95,17 @@ class TestOpInfoConsistency(TestCase):
 
     @ops(op_db, allowed_dtypes=DTYPES)
     def test_noncontiguous_matches_contiguous(self, device, dtype, op):
+        _skip_if_meaningless(self, op, *STORAGE_DEFINED)
         test_grad = op.supports_autograd and dtype in op.supported_backward_dtypes(torch.device(device).type)
         for sample in _samples(op, device, dtype, requires_grad=test_grad):
             nc = sample.noncontiguous()
             expected = _call(op, sample)
-            actual = _call(op, nc)
+            try:
+                actual = _call(op, nc)
+            except RuntimeError as e:
+                if "contiguous" in str(e):  # the op requires contiguous inputs (on every device)
+                    continue
+                raise
             self.assertEqual(actual, expected)
             if not test_grad:
                 continue
