@@ -1,0 +1,6 @@
+"""The backend contract suite (deeplink/contract/) run against every in-tree backend this machine
+can run, and the ATen-device runtime the CUDA backend uses exercised on the CPU (registration.py
+says which). Plugin authors run the same suite with `deeplink test-backend NAME`."""
+from deeplink.contract.test_device import *  # noqa: F401,F403
+from deeplink.contract.test_kernels import *  # noqa: F401,F403
+from deeplink.contract.test_runtime import *  # noqa: F401,F403
