@@ -31,10 +31,15 @@ def call_plugins(specs) -> None:
         getattr(importlib.import_module(module), fn)()
 
 
-def backends_under_test(config) -> list[str]:
+def backends_under_test(config, module=None) -> list[str]:
+    """Command-line options first, then the importing test module's CONTRACT_BACKENDS /
+    CONTRACT_PLUGINS (tests/contract/ and generated plugins set them), then the environment,
+    else every available backend."""
     import deeplink
-    call_plugins(config.getoption("deeplink_plugin") or _split(os.environ.get(PLUGINS_VARIABLE, "")))
-    names = config.getoption("deeplink_backend") or _split(os.environ.get(BACKENDS_VARIABLE, ""))
+    call_plugins(config.getoption("deeplink_plugin") or getattr(module, "CONTRACT_PLUGINS", None)
+                 or _split(os.environ.get(PLUGINS_VARIABLE, "")))
+    names = (config.getoption("deeplink_backend") or getattr(module, "CONTRACT_BACKENDS", None)
+             or _split(os.environ.get(BACKENDS_VARIABLE, "")))
     if names:
         return names
     return [b["name"] for b in deeplink.list_backends() if b["available"]]
@@ -43,7 +48,8 @@ def backends_under_test(config) -> list[str]:
 def pytest_generate_tests(metafunc):
     # Only the suite's own tests (also when another test tree imports them, as tests/contract does).
     if "backend" in metafunc.fixturenames and metafunc.function.__module__.startswith("deeplink.contract."):
-        metafunc.parametrize("backend", backends_under_test(metafunc.config), indirect=True, scope="module")
+        metafunc.parametrize("backend", backends_under_test(metafunc.config, metafunc.module), indirect=True,
+                             scope="module")
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,8 @@ def layered_venv(venv: Path) -> Path:
 
 def clean_env() -> dict:
     env = dict(os.environ)
-    for var in ("DEEPLINK_BACKEND", "PYTHONPATH", "PYTHONHOME"):
+    for var in ("DEEPLINK_BACKEND", "PYTHONPATH", "PYTHONHOME", "DEEPLINK_CONTRACT_BACKENDS",
+                "DEEPLINK_CONTRACT_PLUGINS"):
         env.pop(var, None)
     env["DEEPLINK_FALLBACK"] = "warn"
     return env
