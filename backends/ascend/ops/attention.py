@@ -167,7 +167,7 @@ def _acl(dtype):
     return acl_dtype(dtype)
 
 
-# -- aten entry points (referenced from op_table.py) ---------------------------------------------
+# -- aten entry points (referenced from table.py) ------------------------------------------------
 
 def _support(names, allow_gqa=False):
     q, k, v, bias, p = names

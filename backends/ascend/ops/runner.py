@@ -7,7 +7,7 @@ and out= forms write into the aliased input, as the schema's alias annotations s
 
 Where the kernel allocates and which stream it uses is a `DeviceContext`: on the deeplink device
 that is torch.empty(device="deeplink") and the current deeplink stream; the emulator's
-host-pointer harness (emulator/device_tensors.py) supplies its own for tests without the core.
+host-pointer harness (tests/ascend_emulator/device_tensors.py) supplies its own for tests without the core.
 """
 from __future__ import annotations
 

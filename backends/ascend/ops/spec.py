@@ -1,4 +1,4 @@
-"""The vocabulary of the op table (op_table.py): one `Op` per aten overload, naming the aclnn
+"""The vocabulary of the op table (table.py): one `Op` per aten overload, naming the aclnn
 function and listing its arguments in the aclnn prototype's order, each as a reference to an
 aten argument, an output, a constant or a small computed value.
 

@@ -1,7 +1,7 @@
 """The op map: aten overload -> aclnn operator, with the argument adaptation, as data.
 
 Read an entry as "aten <name> calls <aclnn function>(<arguments in prototype order>)". Argument
-codes are in opspec.py (T tensor, OUT output, S scalar, IA int array, I64/U64/I8/F64/B numbers,
+codes are in spec.py (T tensor, OUT output, S scalar, IA int array, I64/U64/I8/F64/B numbers,
 DT aclDataType). `variants` pick another aclnn function for some calls (a Python number where a
 tensor was expected); `prepare` adapters rewrite arguments first (dtype casts where Ascend lacks
 the dtype combination, default tensors aclnn requires); `supports` declines calls the operator
