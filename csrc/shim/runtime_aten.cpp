@@ -5,6 +5,7 @@
 #include "runtime.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 
@@ -99,6 +100,10 @@ class AtenRuntime final : public DeviceRuntime {
   bool event_query(int, void* e) override {
     auto* ev = static_cast<AtenEvent*>(e);
     return ev->event == nullptr || guard_.queryEvent(ev->event);
+  }
+  std::pair<size_t, size_t> mem_get_info(int d) override {
+    if (type_ == c10::DeviceType::CPU) return DeviceRuntime::mem_get_info(d);
+    return c10::getDeviceAllocator(type_)->getMemoryInfo(static_cast<c10::DeviceIndex>(d));
   }
   std::optional<c10::Stream> aten_stream(void* handle) const override {
     if (!handle) return std::nullopt;
