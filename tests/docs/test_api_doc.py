@@ -39,6 +39,8 @@ API_MODULES = {
     "deeplink.dtypes": "deeplink.dtypes",
     "deeplink.ckernel": "deeplink.ckernel",
     "deeplink.opset": "deeplink.opset",
+    "deeplink.contract": "deeplink.contract",
+    "deeplink.extras": "deeplink.extras",
 }
 
 #: Modules under deeplink/ that are not Python API, and where they are documented instead.
