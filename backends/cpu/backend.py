@@ -29,3 +29,8 @@ class CpuBackend(Backend):
         CPU and run on zero-copy CPU views of deeplink memory (docs/compile.md)."""
         from deeplink.compile.aten_inductor import compile_aten_graph
         return compile_aten_graph(gm, example_inputs, "cpu")
+
+    def graph_decompositions(self):
+        """Inductor's own: its code generator expects graphs decomposed its way."""
+        from deeplink.compile.aten_inductor import inductor_decompositions
+        return inductor_decompositions()

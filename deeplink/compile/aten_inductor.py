@@ -51,9 +51,17 @@ def inductor_inner_compile(aten_device: str):
     return inner
 
 
+def inductor_decompositions() -> dict:
+    """The decompositions Inductor traces its graphs with: what a `compile_graph` built on
+    compile_aten_graph must return from `graph_decompositions()`."""
+    from torch._inductor.decomposition import select_decomp_table
+    return select_decomp_table()
+
+
 def compile_aten_graph(gm: torch.fx.GraphModule, example_inputs, aten_device: str):
     """A complete `Backend.compile_graph` for a backend whose memory is `aten_device` memory: the
-    AOTAutograd graph, retargeted, compiled by Inductor's compile_fx_inner, called on views."""
+    AOTAutograd graph (traced with inductor_decompositions()), retargeted, compiled by Inductor's
+    compile_fx_inner, called on views."""
     from torch._inductor.compile_fx import compile_fx_inner
     views = DeviceViews(output_devices(gm))
     compiled = compile_fx_inner(retarget_graph(gm, aten_device), retarget_inputs(example_inputs, aten_device))
