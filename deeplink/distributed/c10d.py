@@ -1,0 +1,61 @@
+"""deeplink as a torch.distributed (c10d) backend.
+
+    import deeplink
+    dist.init_process_group("deeplink")            # or no backend: deeplink is the default for the
+    dist.init_process_group()                      # deeplink device; or a device map such as
+    dist.init_process_group("cpu:gloo,deeplink:deeplink")
+
+`register()` (run by `import deeplink`) registers the backend for the "deeplink" and "cpu" device
+types (CPU tensors go to the group's own gloo, so object collectives and checkpoint metadata work
+under "deeplink" alone) and makes it the default backend of the deeplink device. `new_backend()`
+builds one backend instance; it is what the c10d creator calls and what other front ends reuse
+(e.g. a CUDA-migration mode that maps "nccl" onto deeplink collectives).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import torch.distributed as dist
+
+from .communicator import GroupInfo
+from .negotiation import decide, exchange
+
+BACKEND = "deeplink"
+DEVICES = ("deeplink", "cpu")
+
+
+def register() -> None:
+    if not dist.is_available() or BACKEND in dist.Backend.backend_list:
+        return
+    dist.Backend.register_backend(BACKEND, _create, extended_api=True, devices=list(DEVICES))
+    dist.Backend.default_device_backend_map["deeplink"] = BACKEND
+
+
+def _create(opts, pg_options=None):
+    """c10d's creator (extended API): a _DistributedBackendOptions in, a c10d Backend out."""
+    return new_backend(opts.store, opts.group_rank, opts.group_size, opts.timeout, group_name=opts.group_id)
+
+
+def collectives_of(backend):
+    """The backend's Collectives, or None when it has no collective library of its own."""
+    make = getattr(backend, "collectives", None)
+    return make() if make is not None else None
+
+
+def new_backend(store, rank: int, size: int, timeout: timedelta, *, group_name: str = "", backend: str | None = None):
+    """One rank's c10d Backend for a process group, on deeplink backend `backend` (default: the
+    active one). Collective: every rank of the group calls it with the same store."""
+    from deeplink import registry
+    from ._ext import extension
+    from .engine import Engine
+    from .staging import StagedCommunicator
+
+    rec = registry.active() if backend is None else registry.get(backend)
+    gloo = dist.ProcessGroupGloo(dist.PrefixStore("gloo/", store), rank, size, timeout)
+    group = GroupInfo(dist.PrefixStore("collectives/", store), rank, size, timeout, group_name, gloo)
+    collectives = collectives_of(rec.backend)
+    offer = {"backend": rec.name, "library": collectives.library if collectives else None}
+    plan = decide(exchange(store, rank, size, offer), rank)
+    comm = collectives.connect(group) if plan["path"] is None else StagedCommunicator(group, plan["path"])
+    engine = Engine(group, comm, rec.name, registry.ensure_slot(rec), plan)
+    return extension().EngineBackend(engine, rank, size)

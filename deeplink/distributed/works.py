@@ -1,0 +1,30 @@
+"""c10d Work objects made in Python: from futures, already completed, or waiting on several."""
+from __future__ import annotations
+
+import torch
+from torch._C._distributed_c10d import _create_work_from_future
+
+
+def completed_work(value=None):
+    """A Work that is already done (collectives that had nothing to move)."""
+    fut = torch.futures.Future()
+    fut.set_result([] if value is None else value)
+    return _create_work_from_future(fut)
+
+
+def all_of(works: list, finish=None):
+    """A Work that completes when every one of `works` has, after `finish()` (when given) ran;
+    the first failure fails it."""
+    fut = torch.futures.collect_all([w.get_future() for w in works])
+
+    def done(f):
+        for child in f.value():
+            child.value()  # re-raises a failed child's error
+        if finish is not None:
+            finish()
+        return []
+    return _create_work_from_future(fut.then(done))
+
+
+def from_future(fut):
+    return _create_work_from_future(fut)
