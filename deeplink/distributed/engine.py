@@ -27,7 +27,7 @@ _WIDER = {torch.int16: torch.int32, torch.uint16: torch.int32, torch.uint32: tor
           torch.float16: torch.float32, torch.bfloat16: torch.float32, torch.float8_e4m3fn: torch.float32,
           torch.float8_e5m2: torch.float32, torch.float8_e4m3fnuz: torch.float32,
           torch.float8_e5m2fnuz: torch.float32, torch.int32: torch.int64, torch.float32: torch.float64}
-_BITWISE = frozenset({RedOp.BAND, RedOp.BOR, RedOp.BXOR})
+_COMPLEX_OF = {torch.float16: torch.complex32, torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
 class Engine:
@@ -274,6 +274,7 @@ class _Call:
         self.copy_back = []       # (caller's tensor, stand-in): after completion, caller <- stand-in
         self.post = []            # in-place fix-ups of stand-ins after completion (AVG's division)
         self.average = False      # AVG is being run as SUM + division
+        self.complex = False      # complex tensors are reduced as their real views
         self.nbytes = 0
 
     # -- stand-ins --
@@ -289,7 +290,16 @@ class _Call:
                              f"when the group was created); move it with .to() under that backend")
         self.nbytes += t.numel() * t.element_size()
 
+    def _reducible(self, s):
+        """s (contiguous), or its real view when complex: a complex sum is the sum of its parts."""
+        if s.dtype.is_complex:
+            self.complex = True
+            return torch.view_as_real(s)
+        return s
+
     def _wider(self, dtype):
+        if dtype.is_complex:  # reduced as its real view (_reducible): widen the parts
+            return _COMPLEX_OF[self._wider(dtype.to_real())]
         wide = dtype
         while wide not in self.comm.reduce_dtypes:
             if wide not in _WIDER:
@@ -313,7 +323,7 @@ class _Call:
             s = s.to(wide) if wide != t.dtype else s
         if s is not t:
             self.copy_back.append((t, s))
-        return s if self.reduction else self._as_moved(s, flat=False)
+        return self._reducible(s) if self.reduction else self._as_moved(s, flat=False)
 
     def input(self, t, flat=False):
         """A tensor the collective only reads."""
@@ -321,7 +331,7 @@ class _Call:
         s = t if t.is_contiguous() else t.contiguous()
         if self.reduction:
             wide = self._wider(t.dtype)
-            s = s.to(wide) if wide != t.dtype else s
+            s = self._reducible(s.to(wide) if wide != t.dtype else s)
             return s.reshape(-1) if flat else s
         return self._as_moved(s, flat)
 
@@ -330,11 +340,12 @@ class _Call:
         self._check(t)
         if self.reduction:
             wide = self._wider(t.dtype)
+            s = t
             if wide != t.dtype or not t.is_contiguous():
                 s = torch.empty(t.shape, dtype=wide, device=t.device)
                 self.copy_back.append((t, s))
-                return s.reshape(-1) if flat else s
-            return t.reshape(-1) if flat else t
+            s = self._reducible(s)
+            return s.reshape(-1) if flat else s
         if t.is_contiguous():
             return self._as_moved(t, flat)
         s = torch.empty(t.shape, dtype=t.dtype, device=t.device)
@@ -347,6 +358,9 @@ class _Call:
         scaled here (in place for in-place collectives, else on copies: `inputs` is updated) and
         AVG becomes SUM followed by a division that post_reduce() queues for the outputs."""
         op = reduce_op.op if isinstance(reduce_op, dist.ReduceOp) else reduce_op
+        if self.complex and op not in (RedOp.SUM, RedOp.AVG, RedOp.PREMUL_SUM):
+            raise TypeError(f"deeplink {self.collective}: ReduceOp.{op.name} is not defined for complex tensors "
+                            f"(SUM, AVG and PREMUL_SUM are)")
         if op in self.comm.reduce_ops:
             return op
         if op == RedOp.AVG:

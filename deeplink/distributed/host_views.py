@@ -12,10 +12,11 @@ from .communicator import Collectives, Communicator, RedOp
 from .stats import HOST_VIEW
 
 # What ProcessGroupGloo accepts (torch 2.11-2.13): other dtypes are moved as bytes or widened by
-# the engine. Bitwise ops only apply to integers and bool; the engine checks that.
+# the engine. Bitwise ops only apply to integers and bool (gloo checks). AVG is left to the engine
+# (SUM, then a division on the device): gloo averages floats only.
 GLOO_DTYPES = frozenset({torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.uint8,
                          torch.int32, torch.int64, torch.bool})
-GLOO_OPS = frozenset({RedOp.SUM, RedOp.PRODUCT, RedOp.MIN, RedOp.MAX, RedOp.AVG, RedOp.BAND, RedOp.BOR,
+GLOO_OPS = frozenset({RedOp.SUM, RedOp.PRODUCT, RedOp.MIN, RedOp.MAX, RedOp.BAND, RedOp.BOR,
                       RedOp.BXOR})
 
 
