@@ -1,28 +1,24 @@
-"""Packaging: the folders `backends/`, `conformance/` and `csrc/` ship inside the `deeplink` package.
+"""Packaging: the folders named in deeplink/_layout.py (backends/, conformance/, csrc/) ship inside
+the `deeplink` package under the names it gives.
 
 The C++ shim is not compiled here: compiling needs torch in the build environment, and pip's build
-isolation would fetch a multi-GB CUDA torch for that. `deeplink/_build.py` compiles it on first import
-against whatever torch is installed (CPU 2.13 here, CUDA 2.11 on a GPU machine) and caches the result.
+isolation would fetch a multi-GB CUDA torch for that. `deeplink build` (or the first import)
+compiles it against whatever torch is installed (CPU 2.13 here, CUDA 2.11 on a GPU machine) and
+caches the result (deeplink/_build.py).
 """
-from setuptools import setup, find_packages
+import runpy
 
-import os
+from setuptools import find_packages, setup
 
-folders = {pkg: folder for pkg, folder in {"deeplink": "deeplink", "deeplink.backends": "backends",
-                                           "deeplink.conformance": "conformance", "deeplink.csrc": "csrc"}.items()
-           if os.path.isdir(folder)}
-packages = ["deeplink", "deeplink.csrc"]
-for pkg, folder in folders.items():
-    if pkg in ("deeplink", "deeplink.csrc"):
-        continue
-    packages.append(pkg)
-    packages += [f"{pkg}.{sub}" for sub in find_packages(folder)]
-packages += [f"deeplink.{sub}" for sub in find_packages("deeplink")]
-package_dir = dict(folders)
+FOLDERS = runpy.run_path("deeplink/_layout.py")["FOLDERS"]
+
+packages = ["deeplink"] + [f"deeplink.{sub}" for sub in find_packages("deeplink")]
+for pkg, folder in FOLDERS.items():
+    packages += [pkg] + [f"{pkg}.{sub}" for sub in find_packages(folder)]
 
 setup(
     packages=sorted(set(packages)),
-    package_dir=package_dir,
+    package_dir={"deeplink": "deeplink", **FOLDERS},
     package_data={"deeplink.csrc": ["**/*.cpp", "**/*.h", "**/*.c"],
                   "deeplink": ["data/*", "data/**/*", "scaffold/template/**/*"],
                   "deeplink.backends": ["**/*.c", "**/*.h", "**/*.cpp"],

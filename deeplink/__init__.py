@@ -7,9 +7,9 @@
 """
 from __future__ import annotations
 
-from ._paths import extend as _extend
+from ._layout import map_source_tree
 
-_extend(__path__)  # deeplink.backends / .conformance / .csrc from a source checkout
+map_source_tree()  # deeplink.backends / .conformance / .csrc from a checkout used without pip install
 
 import torch  # noqa: E402
 
@@ -22,7 +22,8 @@ from . import dispatcher as _dispatcher  # noqa: E402
 from .backend import Availability, Backend  # noqa: E402,F401
 from .dispatcher import fallback_mode, route_of, set_fallback_mode  # noqa: E402,F401
 from .kernels import Passthrough, PythonKernel, python_kernel  # noqa: E402,F401
-from .runtime import CRuntime, Runtime  # noqa: E402,F401
+from .runtime import CRuntime, HostRuntime, Runtime  # noqa: E402,F401
+from .dtypes import SCALAR_TYPES, short_name  # noqa: E402
 
 __version__ = "0.1.0"
 DEVICE = "deeplink"
@@ -54,7 +55,7 @@ def list_backends() -> list[dict]:
             "name": rec.name, "available": rec.available, "reason": rec.reason, "source": rec.source,
             "version": getattr(b, "version", None), "description": getattr(b, "description", ""),
             "priority": getattr(b, "priority", None), "verified_on": getattr(b, "verified_on", None),
-            "details": dict(rec.availability.details) if rec.availability else {},
+            "details": dict(rec.availability.details),
             "active": rec.slot >= 0 and _C._active_backend() == rec.slot,
         })
     return out
@@ -75,13 +76,7 @@ def op_stats() -> dict:
 
 
 def _dtypes_of_mask(mask: int) -> list[str]:
-    return [str(_SCALAR_TYPES[i]).replace("torch.", "") for i in range(len(_SCALAR_TYPES)) if mask >> i & 1]
-
-
-# c10::ScalarType order, for the fallback dtype masks.
-_SCALAR_TYPES = [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16, torch.float32,
-                 torch.float64, torch.complex32, torch.complex64, torch.complex128, torch.bool, torch.qint8,
-                 torch.quint8, torch.qint32, torch.bfloat16]
+    return [short_name(d) for i, d in enumerate(SCALAR_TYPES) if mask >> i & 1]
 
 
 def reset_op_stats() -> None:

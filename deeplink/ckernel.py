@@ -33,6 +33,7 @@ import _cffi_backend
 import cffi
 import torch
 
+from .dtypes import short_name
 from .kernels import PythonKernel
 
 # ---------------------------------------------------------------- the ABI, as cffi sees it
@@ -608,7 +609,7 @@ class _CCall:
             backend = "?"
         name = STATUS_NAMES.get(status, f"status {status}")
         text = self.library.last_error() or "(no message)"
-        dtypes = [str(t.dtype).replace("torch.", "") for t in inputs]
+        dtypes = [short_name(t.dtype) for t in inputs]
         shapes = [list(t.shape) for t in inputs]
         return (f"deeplink: C kernel {self.symbol} ({self.library.path}) for aten::{self.op} failed with {name} "
                 f"on backend '{backend}': {text}. Inputs: dtypes {dtypes}, shapes {shapes}; outputs: shapes "
@@ -660,8 +661,8 @@ def CKernel(library, symbol: str, op: str, args: str, *, outputs: str | Callable
     dtypes    dtypes the kernel takes; calls with others are declined before C is called (cheaper
               than the C function returning DL_DTYPE_NOT_SUPPORTED, which also works).
     """
-    from .dispatcher import _overload
-    overload = _overload(op)
+    from .opset.names import op_overload
+    overload = op_overload(op)
     if overload is None:
         raise ValueError(f"deeplink.ckernel: no aten overload named {op!r} (write it as aten names it: "
                          f"'add.Tensor', 'mm', '_softmax')")

@@ -13,7 +13,9 @@ import threading
 import torch
 
 from . import registry
+from .dtypes import COMPUTE
 from .kernels import Passthrough, PythonKernel
+from .opset.names import exists, from_op, has_kernel, op_overload
 
 FALLBACK_MODES = ("warn", "error", "silent")
 _mode = None
@@ -41,22 +43,8 @@ def set_fallback_mode(mode: str) -> None:
     _C._invalidate_routes()
 
 
-def _overload(op_name: str):
-    name, _, overload = op_name.partition(".")
-    ns = torch.ops.aten
-    if "::" in name:
-        ns_name, name = name.split("::", 1)
-        ns = getattr(torch.ops, ns_name)
-    packet = getattr(ns, name, None)
-    if packet is None:
-        return None
-    return getattr(packet, overload or "default", None)
-
-
 def has_cpu_kernel(op_name: str) -> bool:
-    q = op_name if "::" in op_name else "aten::" + op_name
-    return any(torch._C._dispatch_has_kernel_for_dispatch_key(q, k)
-               for k in ("CPU", "CompositeExplicitAutograd", "CompositeExplicitAutogradNonFunctional"))
+    return any(has_kernel(op_name, k) for k in ("CPU", "CompositeExplicitAutograd", "CompositeExplicitAutogradNonFunctional"))
 
 
 def decomposition_for(op_name: str):
@@ -64,13 +52,12 @@ def decomposition_for(op_name: str):
     overloads are not decomposed: their reference decompositions re-check devices and re-enter
     their own functional form; the functional form decomposes instead."""
     from torch._decomp import decomposition_table
-    op = _overload(op_name)
+    op = op_overload(op_name)
     if op is None or op._schema.is_mutable:
         return None
     return decomposition_table.get(op)
 
 
-_COMPUTE_KINDS = (torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.complex64, torch.complex128)
 
 
 def _tensor_dtypes(args, kwargs):
@@ -94,7 +81,7 @@ def _with_dtype_check(kernel: PythonKernel):
 
     def call(*args, **kwargs):
         for d in _tensor_dtypes(args, kwargs):
-            if (check_all or d in _COMPUTE_KINDS) and d not in allowed:
+            if (check_all or d in COMPUTE) and d not in allowed:
                 return NotImplemented
         return fn(*args, **kwargs)
     call.__wrapped__ = fn
@@ -164,12 +151,10 @@ def _is_composite(op_name: str) -> bool:
     # the structured functional -> out= default). CUDA kernels are not consulted, so the answer is
     # the same on a CPU-only and a CUDA build of torch (on a CUDA build `_foreach_*` have CUDA
     # kernels and would otherwise show as CPU fallbacks of the cpu backend in `deeplink info`).
-    q = op_name if "::" in op_name else "aten::" + op_name
-    has = torch._C._dispatch_has_kernel_for_dispatch_key
-    if has(q, "CPU"):
+    if has_kernel(op_name, "CPU"):
         return False
-    return any(has(q, k) for k in ("CompositeImplicitAutograd", "CompositeExplicitAutograd",
-                                   "CompositeExplicitAutogradNonFunctional"))
+    return any(has_kernel(op_name, k) for k in ("CompositeImplicitAutograd", "CompositeExplicitAutograd",
+                                                "CompositeExplicitAutogradNonFunctional"))
 
 
 def ops_to_claim(rec) -> list[str]:
@@ -177,17 +162,16 @@ def ops_to_claim(rec) -> list[str]:
     the router (structured functional/in-place forms like add.Tensor, which default to add.out).
     CompositeImplicitAutograd ops are never claimed: they must decompose above autograd."""
     if getattr(rec, "_claims", None) is None:
-        has = torch._C._dispatch_has_kernel_for_dispatch_key
+        has = has_kernel
         claims = []
         for name in rec.kernels():
             if name in _SHIM_KERNELS:
                 continue
-            q = name if "::" in name else "aten::" + name
-            if not op_exists(q):
+            if not exists(name):
                 continue
-            if has(q, "CompositeImplicitAutograd"):
+            if has(name, "CompositeImplicitAutograd"):
                 continue
-            if has(q, "CompositeExplicitAutograd") or has(q, "CompositeExplicitAutogradNonFunctional"):
+            if has(name, "CompositeExplicitAutograd") or has(name, "CompositeExplicitAutogradNonFunctional"):
                 claims.append(name)
         if rec.backend.aten_device is None and rec.backend.decompositions_allowed():
             # Structured functional ops the backend lacks would default to their .out form (no
@@ -195,25 +179,15 @@ def ops_to_claim(rec) -> list[str]:
             from torch._decomp import decomposition_table
             kernels = rec.kernels()
             for op in decomposition_table:
-                name = op.name().split("::", 1)[-1]
-                if name.endswith(".default"):
-                    name = name[: -len(".default")]
-                q = "aten::" + name
-                if (op.namespace == "aten" and name not in kernels and not op._schema.is_mutable
-                        and has(q, "CompositeExplicitAutogradNonFunctional") and not has(q, "CompositeImplicitAutograd")):
+                if op.namespace != "aten" or not hasattr(op, "_schema"):  # higher-order ops have no schema
+                    continue
+                name = from_op(op)
+                if (name not in kernels and not op._schema.is_mutable
+                        and has(name, "CompositeExplicitAutogradNonFunctional")
+                        and not has(name, "CompositeImplicitAutograd")):
                     claims.append(name)
         rec._claims = claims
     return rec._claims
-
-
-def op_exists(name: str) -> bool:
-    q = name if "::" in name else "aten::" + name
-    base, _, overload = q.partition(".")
-    try:
-        torch._C._dispatch_find_schema_or_throw(base, overload)
-        return True
-    except RuntimeError:
-        return False
 
 
 def sdp_choice(rec) -> int:

@@ -3,7 +3,10 @@
 Backends are found through the entry-point group `deeplink.backends` (the in-tree ones included)
 and through `register_backend()` (tests, notebooks). A plugin that fails to import, to construct,
 or that speaks another ABI version is recorded with its error and listed by `deeplink info`; the
-others still load. Only a backend that is used gets its runtime registered with the shim.
+others still load. A backend is probed the first time its availability is asked for (choosing the
+default probes in priority order and stops at the first available one), so `import deeplink` never
+loads the vendor libraries of backends it does not pick. Only a backend that is used gets its
+runtime registered with the shim.
 """
 from __future__ import annotations
 
@@ -24,19 +27,26 @@ class BackendRecord:
     source: str                      # "entry point <module:attr>" or "register_backend()"
     backend: Backend | None = None
     load_error: str = ""             # import / construction / ABI failure
-    availability: Availability | None = None
     slot: int = -1                   # id in the shim once its runtime is registered
+    _availability: Availability | None = None
     _kernels: object = None
 
     @property
+    def availability(self) -> Availability:
+        """The backend's probe() result, asked once, on first use."""
+        if self._availability is None:
+            self._availability = _probe(self.backend)
+        return self._availability
+
+    @property
     def available(self) -> bool:
-        return self.backend is not None and self.availability is not None and self.availability.available
+        return self.backend is not None and self.availability.available
 
     @property
     def reason(self) -> str:
         if self.load_error:
             return self.load_error
-        return self.availability.reason if self.availability else "not probed"
+        return self.availability.reason
 
     def kernels(self):
         if self._kernels is None:
@@ -75,10 +85,9 @@ def _admit(name: str, source: str, make) -> BackendRecord:
         if backend.name and backend.name != name:
             rec.name = backend.name
         rec.backend = backend
-        rec.availability = _probe(backend)
     except Exception as e:
         rec.load_error = f"failed to load: {type(e).__name__}: {e}"
-        rec.availability = Availability.no(rec.load_error, traceback=traceback.format_exc(limit=3))
+        rec._availability = Availability.no(rec.load_error, traceback=traceback.format_exc(limit=3))
     _records[rec.name] = rec
     return rec
 

@@ -8,6 +8,9 @@ A backend hands deeplink one of two things:
 * a `CRuntime` wrapping the address of a `dl_runtime_v1` function table (csrc/include/deeplink/runtime.h),
   for runtimes written in C. The CPU reference backend uses this path.
 
+(Backends built on an ATen device, cpu and cuda, may instead hand over that device's own
+allocator and streams: backends/_aten/runtime.py.)
+
 The C++ allocator, copy kernels, device guard, streams and events call the runtime; kernels never
 allocate through it directly (they call torch.empty(..., device="deeplink"), which lands here).
 Every method takes plain ints (device index, pointers, byte counts, opaque handles), so a runtime
@@ -107,42 +110,67 @@ class CRuntime:
     keepalive: object = None
 
 
-@dataclass(frozen=True)
-class AtenRuntime:
-    """A runtime made of an ATen device's own allocator, copies and device guard ("cpu" or
-    "cuda"): for CUDA that is torch's caching allocator and CUDA streams/events, reached without a
-    build-time CUDA dependency (csrc/shim/runtime_aten.cpp)."""
-
-    aten_device: str
-
-
-class LibcRuntime(Runtime):
-    """Host memory from libc malloc, one device, synchronous: the smallest complete Python
-    runtime. Useful to start a plugin (replace the calls with your vendor library's) and for
-    tests of kernels written against host memory."""
+class HostRuntime(Runtime):
+    """Host memory as device memory: 64-byte aligned blocks from libc's posix_memalign, one
+    device, synchronous copies (memmove). The runtime of host-memory backends (onnxruntime, the
+    scaffold's plugins, test backends), and a starting point for a vendor's own: override malloc,
+    free and memcpy with the driver's calls. Frees of unknown pointers raise instead of corrupting
+    the heap; `bytes_in_use`, `peak_bytes` and `live_allocations()` are for tests and leak checks."""
 
     host_accessible = True
+    #: Bytes; what ONNX Runtime's own CPU allocator gives its kernels, and enough for any vector load.
+    ALIGNMENT = 64
 
-    def __init__(self):
+    def __init__(self, name: str = "host"):
         import ctypes
+        import threading
+        self.name = name
         self._ctypes = ctypes
         libc = ctypes.CDLL(None)
-        libc.malloc.restype = ctypes.c_void_p
-        libc.malloc.argtypes = [ctypes.c_size_t]
+        libc.posix_memalign.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t, ctypes.c_size_t]
+        libc.posix_memalign.restype = ctypes.c_int
         libc.free.argtypes = [ctypes.c_void_p]
         self._libc = libc
+        self._sizes: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self.bytes_in_use = 0
+        self.peak_bytes = 0
 
     def device_count(self) -> int:
         return 1
 
+    def _check_device(self, device: int) -> None:
+        if device != 0:
+            raise RuntimeError_(f"{self.name} runtime: device {device} does not exist (it has one host-memory "
+                                f"device, index 0)")
+
     def malloc(self, device: int, nbytes: int) -> int:
-        ptr = self._libc.malloc(nbytes)
-        if not ptr:
-            raise MemoryError(f"malloc({nbytes}) failed")
-        return ptr
+        self._check_device(device)
+        ptr = self._ctypes.c_void_p()
+        # Never 0 bytes: every allocation gets a distinct, non-null address.
+        err = self._libc.posix_memalign(self._ctypes.byref(ptr), self.ALIGNMENT, max(int(nbytes), 1))
+        if err != 0 or not ptr.value:
+            raise MemoryError(f"{self.name} runtime: posix_memalign({nbytes} bytes) failed (errno {err})")
+        with self._lock:
+            self._sizes[ptr.value] = int(nbytes)
+            self.bytes_in_use += int(nbytes)
+            self.peak_bytes = max(self.peak_bytes, self.bytes_in_use)
+        return ptr.value
 
     def free(self, device: int, ptr: int) -> None:
+        with self._lock:
+            nbytes = self._sizes.pop(ptr, None)
+            if nbytes is None:
+                raise RuntimeError_(f"{self.name} runtime: free of unknown pointer {ptr:#x}")
+            self.bytes_in_use -= nbytes
         self._libc.free(ptr)
 
     def memcpy(self, dst: int, src: int, nbytes: int, kind: int, device: int, stream: int) -> None:
-        self._ctypes.memmove(dst, src, nbytes)
+        if kind not in MEMCPY_KIND_NAMES:
+            raise RuntimeError_(f"{self.name} runtime: unknown memcpy kind {kind} (expected H2D={H2D}, D2H={D2H} "
+                                f"or D2D={D2D})")
+        if nbytes:
+            self._ctypes.memmove(dst, src, nbytes)
+
+    def live_allocations(self) -> int:
+        return len(self._sizes)

@@ -15,8 +15,8 @@ import threading
 
 from deeplink.runtime import D2D, D2H, H2D, Runtime
 
-from .acl import Acl
-from .constants import (ACL_ERROR_REPEAT_INITIALIZE, ACL_EVENT_RECORDED_STATUS_COMPLETE,
+from ._vendor.acl import Acl
+from ._vendor.constants import (ACL_ERROR_REPEAT_INITIALIZE, ACL_EVENT_RECORDED_STATUS_COMPLETE,
                         ACL_MEM_MALLOC_HUGE_FIRST, ACL_MEMCPY_DEVICE_TO_DEVICE,
                         ACL_MEMCPY_DEVICE_TO_HOST, ACL_MEMCPY_HOST_TO_DEVICE)
 

@@ -50,3 +50,49 @@ def from_op(op) -> str:
     schema = op._schema
     base = schema.name.split("::", 1)[-1]
     return overload_name(base, schema.overload_name)
+
+
+def normalise(name: str) -> str:
+    """Any spelling of an aten overload in ours: `aten::add.Tensor`, `aten.mm.default`, `mm.default`
+    -> `add.Tensor`, `mm`, `mm`. Names of other namespaces keep their `ns::` prefix."""
+    if name.startswith("aten::"):
+        name = name[len("aten::"):]
+    elif name.startswith("aten."):
+        name = name[len("aten."):]
+    base, overload = split_name(name)
+    return overload_name(base, overload)
+
+
+def qualified(name: str) -> str:
+    """The dispatcher's spelling: `add.Tensor` -> `aten::add.Tensor` (namespaced names unchanged)."""
+    return name if "::" in name else "aten::" + name
+
+
+def exists(name: str) -> bool:
+    """Whether the installed torch has this overload's schema."""
+    import torch
+    base, overload = split_name(qualified(normalise(name)))
+    try:
+        torch._C._dispatch_find_schema_or_throw(base, overload)
+        return True
+    except RuntimeError:
+        return False
+
+
+def op_overload(name: str):
+    """The `torch._ops.OpOverload` of an overload name in any spelling, or None if this torch lacks it."""
+    import torch
+    q = qualified(normalise(name))
+    namespace, _, rest = q.partition("::")
+    base, overload_ = split_name(rest)
+    packet = getattr(getattr(torch.ops, namespace), base, None)
+    if packet is None:
+        return None
+    return getattr(packet, overload_ or "default", None)
+
+
+def has_kernel(name: str, dispatch_key: str) -> bool:
+    """Whether the overload has a kernel registered for `dispatch_key` ("CPU", "CUDA",
+    "CompositeImplicitAutograd", ...)."""
+    import torch
+    return torch._C._dispatch_has_kernel_for_dispatch_key(qualified(normalise(name)), dispatch_key)

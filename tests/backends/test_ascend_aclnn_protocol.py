@@ -87,7 +87,7 @@ def test_results_appear_only_after_the_stream_is_synchronised(harness):
 
 
 def test_a_synchronous_copy_over_memory_a_queued_kernel_uses_is_caught(harness):
-    from deeplink.backends.ascend.acl import AscendError
+    from deeplink.backends.ascend._vendor.acl import AscendError
     runner, ctx, emu = harness
     _, acl, _, _ = ascend_state()
     a = ctx.upload(torch.ones(16))
@@ -134,7 +134,7 @@ def test_a_workspace_smaller_than_asked_is_rejected(harness):
 
 
 def test_argument_objects_are_destroyed_when_a_call_fails(harness):
-    from deeplink.backends.ascend.acl import AscendError
+    from deeplink.backends.ascend._vendor.acl import AscendError
     runner, ctx, emu = harness
     a, b = ctx.upload(torch.randn(2, 3)), ctx.upload(torch.randn(2, 3))
     emu.inject("aclnnAddGetWorkspaceSize", 561000, "injected inner error")
@@ -158,7 +158,7 @@ def test_argument_objects_are_destroyed_when_a_call_fails(harness):
 def test_operator_rejections_name_operator_shapes_and_reason(harness):
     """A shape aclnn rejects surfaces from phase 1 as ACLNN_ERR_PARAM_INVALID with the operator's
     message; the aten-level error adds the aten call and the backend."""
-    from deeplink.backends.ascend.acl import AscendError
+    from deeplink.backends.ascend._vendor.acl import AscendError
     runner, ctx, emu = harness
     _, acl, runtime, api = ascend_state()
     a, b = ctx.upload(torch.randn(4, 3)), ctx.upload(torch.randn(4, 3))
@@ -175,7 +175,7 @@ def test_operator_rejections_name_operator_shapes_and_reason(harness):
 def test_a_kernel_failing_on_the_device_is_reported_at_the_next_synchronisation(harness):
     """Work that fails while running (an aclnn "aicore exception") is reported by the next
     synchronize, naming the kernel."""
-    from deeplink.backends.ascend.acl import AscendError
+    from deeplink.backends.ascend._vendor.acl import AscendError
     runner, ctx, emu = harness
     idx = ctx.upload(torch.tensor([0, 7]))   # 7 is out of range for a 3-row table
     w = ctx.upload(torch.randn(3, 2))
@@ -200,7 +200,7 @@ def test_views_with_strides_and_offsets_reach_aclnn_as_such(harness):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.int64, torch.bool])
 def test_dtypes_map_to_acl_data_types(harness, dtype):
-    from deeplink.backends.ascend.constants import ACL_DTYPE_NAMES, TORCH_TO_ACL
+    from deeplink.backends.ascend._vendor.constants import ACL_DTYPE_NAMES, TORCH_TO_ACL
     runner, ctx, emu = harness
     x = ctx.upload(torch.arange(6).reshape(2, 3).to(dtype))
     emu.clear_log()

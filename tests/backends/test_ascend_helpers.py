@@ -24,13 +24,13 @@ def _compiler_or_skip():
 @functools.lru_cache(maxsize=None)
 def emulator_home() -> str:
     _compiler_or_skip()
-    from deeplink.backends.ascend.emulator.build import build
+    from ascend_emulator.build import build
     return str(build())
 
 
 @functools.lru_cache(maxsize=None)
 def emulator():
-    from deeplink.backends.ascend.emulator.probe import Emulator
+    from ascend_emulator.probe import Emulator
     return Emulator(emulator_home())
 
 
@@ -81,15 +81,15 @@ def settle_and_check_clean(emu=None):
 @functools.lru_cache(maxsize=None)
 def host_pointer_runner():
     """An op runner on raw emulated device pointers (no deeplink device involved)."""
-    from deeplink.backends.ascend.emulator.device_tensors import HostPointerContext
-    from deeplink.backends.ascend.op_runner import Runner
+    from ascend_emulator.device_tensors import HostPointerContext
+    from deeplink.backends.ascend.ops.runner import Runner
     _, _, runtime, api = ascend_state()
     ctx = HostPointerContext(runtime)
     return Runner(api, ctx), ctx
 
 
 def table_entry(name: str):
-    from deeplink.backends.ascend.op_table import OPS
+    from deeplink.backends.ascend.ops.table import OPS
     return next(op for op in OPS if op.aten == name)
 
 

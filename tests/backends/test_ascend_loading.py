@@ -23,7 +23,7 @@ def no_cann_env(monkeypatch, tmp_path):
     for v in CANN_VARS:
         monkeypatch.delenv(v, raising=False)
     monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path / "nothing-here"))
-    from deeplink.backends.ascend import libraries
+    from deeplink.backends.ascend._vendor import libraries
     if any(Path(d).expanduser().exists() for d in libraries.DEFAULT_HOMES):
         pytest.skip("a CANN install exists at a default location on this machine")
 
@@ -119,7 +119,7 @@ def test_no_visible_device_is_reported():
 
 
 def test_ctypes_prototypes_match_the_emulators_c_parameter_lists():
-    from deeplink.backends.ascend.signatures import SIGNATURES, parse_c_parameters
+    from deeplink.backends.ascend._vendor.signatures import SIGNATURES, parse_c_parameters
     exported = emulator().signatures()
     assert set(SIGNATURES) <= set(exported), sorted(set(SIGNATURES) - set(exported))
     for name, codes in SIGNATURES.items():
@@ -127,8 +127,8 @@ def test_ctypes_prototypes_match_the_emulators_c_parameter_lists():
 
 
 def test_every_table_entry_matches_its_aclnn_prototype():
-    from deeplink.backends.ascend.op_table import OPS
-    from deeplink.backends.ascend.signatures import SIGNATURES
+    from deeplink.backends.ascend.ops.table import OPS
+    from deeplink.backends.ascend._vendor.signatures import SIGNATURES
     used = set()
     for op in OPS:
         for fn, refs in ([(op.aclnn, op.args)] if op.aclnn else []) + [(v.aclnn, v.args) for v in op.variants]:
@@ -142,7 +142,7 @@ def test_the_llm_tier_is_covered_by_the_table_or_by_the_core():
     """Every aten op of the LLM workloads is either in the kernel table, or never reaches a
     backend (views and composites), or is one the core's shim implements for all backends."""
     from deeplink.dispatcher import _SHIM_KERNELS, _is_composite
-    from deeplink.backends.ascend.op_table import OPS
+    from deeplink.backends.ascend.ops.table import OPS
     data = json.loads((REPO / "deeplink" / "data" / "llm_workloads_cuda.json").read_text())
     names = {op for w in data["workloads"].values() for op in w["calls"] if op.startswith("aten.")}
     table = {op.aten for op in OPS}

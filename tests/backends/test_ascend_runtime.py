@@ -81,7 +81,7 @@ def test_streams_events_and_timing(rt):
 
 
 def test_elapsed_time_of_unfinished_events_is_a_clear_error(rt):
-    from deeplink.backends.ascend.acl import AscendError
+    from deeplink.backends.ascend._vendor.acl import AscendError
     s = rt.acl_stream_create(0)
     e0, e1 = rt.event_create(0), rt.event_create(0)
     rt.event_record(0, e0, s)
@@ -97,7 +97,7 @@ def test_elapsed_time_of_unfinished_events_is_a_clear_error(rt):
 
 def test_every_thread_gets_the_device_bound(rt):
     """ACL keeps the current device per thread; PyTorch's autograd runs kernels on its own threads."""
-    from deeplink.backends.ascend.acl import AscendError
+    from deeplink.backends.ascend._vendor.acl import AscendError
     _, acl, _, _ = ascend_state()
     result = {}
 
@@ -123,7 +123,7 @@ def test_every_thread_gets_the_device_bound(rt):
 
 
 def test_acl_error_codes_and_messages_become_python_errors(rt):
-    from deeplink.backends.ascend.acl import AscendError
+    from deeplink.backends.ascend._vendor.acl import AscendError
     from deeplink.runtime import RuntimeError_
     emulator().inject("aclrtMalloc", 207001, "HBM exhausted on purpose")
     with pytest.raises(AscendError) as err:
@@ -136,7 +136,7 @@ def test_acl_error_codes_and_messages_become_python_errors(rt):
 
 
 def test_out_of_memory_and_bad_free_are_reported(rt):
-    from deeplink.backends.ascend.acl import AscendError
+    from deeplink.backends.ascend._vendor.acl import AscendError
     emu = emulator()
     emu.set_option("memory_limit_mb", 1)
     try:
@@ -152,7 +152,7 @@ def test_out_of_memory_and_bad_free_are_reported(rt):
 
 
 def test_a_copy_with_the_wrong_kind_is_rejected(rt):
-    from deeplink.backends.ascend.acl import AscendError
+    from deeplink.backends.ascend._vendor.acl import AscendError
     host = torch.zeros(8)
     dev = rt.malloc(0, 32)
     with pytest.raises(AscendError) as err:

@@ -5,8 +5,8 @@ import torch
 
 import deeplink
 from deeplink.backend import Availability, Backend
-from deeplink.kernels import AtenKernels
-from deeplink.runtime import AtenRuntime
+from deeplink.backends._aten.kernels import AtenKernels
+from deeplink.backends._aten.runtime import AtenRuntime
 
 
 class AtenCpuBackend(Backend):

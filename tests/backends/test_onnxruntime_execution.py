@@ -10,8 +10,8 @@ from test_onnxruntime_helpers import on_onnxruntime
 
 import deeplink
 from deeplink.backends.onnxruntime import reset_stats, stats
-from deeplink.backends.onnxruntime.execute import LAYOUT_STATS, run
-from deeplink.backends.onnxruntime.session_cache import CACHE
+from deeplink.backends.onnxruntime._vendor.execute import LAYOUT_STATS, run
+from deeplink.backends.onnxruntime._vendor.session_cache import CACHE
 
 
 def test_graph_is_built_once_per_rank_and_dtype_not_per_shape():
@@ -107,7 +107,7 @@ def test_strided_in_place_update_writes_only_the_view():
 
 
 def test_layout_kernels_on_views_of_every_kind():
-    from deeplink.backends.onnxruntime.layout import gather_into, scatter_from
+    from deeplink.backends.onnxruntime._vendor.layout import gather_into, scatter_from
     a = torch.randn(5, 6, 7)
     for view in (a.transpose(0, 2), a[1:, ::2, 3:], a[0, 0].expand(4, 7), a.permute(2, 0, 1)[::3],
                  a.diagonal(dim1=1, dim2=2), a[2, 3, 4]):

@@ -11,7 +11,7 @@ ort = pytest.importorskip("onnxruntime")
 
 import deeplink  # noqa: E402
 from deeplink.backends.onnxruntime import OnnxRuntimeBackend  # noqa: E402
-from deeplink.backends.onnxruntime.ops import KERNELS  # noqa: E402
+from deeplink.backends.onnxruntime.ops import TABLE as KERNELS  # noqa: E402
 
 F32, F16, BF16, F64 = torch.float32, torch.float16, torch.bfloat16, torch.float64
 

@@ -17,6 +17,7 @@ import torch
 from test_onnxruntime_helpers import BF16, F16, F32, aten, on_onnxruntime, tolerance
 
 import deeplink
+from deeplink.opset.names import exists, has_kernel
 
 FP = (F32, F16, BF16)
 I64 = torch.int64
@@ -203,11 +204,6 @@ def _compare(got, want, dtype, what):
             assert g == w, what
 
 
-def _composite_implicit(name):
-    q = "aten::" + name
-    return torch._C._dispatch_has_kernel_for_dispatch_key(q, "CompositeImplicitAutograd")
-
-
 def _case_id(case):
     name, _, dtypes = case
     return name
@@ -229,7 +225,7 @@ def test_op_matches_aten_on_cpu(case):
             stats = deeplink.op_stats()
             # CompositeImplicitAutograd ops (silu_backward) decompose above the dispatcher on
             # deeplink as on CUDA; fallback mode "error" already proved their pieces native.
-            assert _composite_implicit(name) or stats.get(name, {}).get("native", 0) >= 1, \
+            assert has_kernel(name, "CompositeImplicitAutograd") or stats.get(name, {}).get("native", 0) >= 1, \
                 f"{name} did not run as a native kernel: {stats}"
             _compare(got, want, dtype, f"{name} [{dtype}]")
             if name.endswith("_") or "_." in name:     # in-place: the mutated input too
@@ -237,7 +233,7 @@ def test_op_matches_aten_on_cpu(case):
 
 
 def test_every_registered_overload_exists_in_this_torch():
-    from deeplink.backends.onnxruntime.ops import KERNELS
+    from deeplink.backends.onnxruntime.ops import TABLE as KERNELS
     assert len(KERNELS) > 300
     for name in KERNELS:
-        assert deeplink.dispatcher.op_exists(name), name
+        assert exists(name), name

@@ -6,9 +6,10 @@ import torch
 
 from test_onnxruntime_helpers import ensure_registered, ort
 
-from deeplink.backends.onnxruntime import OnnxRuntimeBackend, providers, set_providers
-from deeplink.backends.onnxruntime.execute import run
-from deeplink.backends.onnxruntime.session_cache import CACHE
+from deeplink.backends.onnxruntime import OnnxRuntimeBackend, set_providers
+from deeplink.backends.onnxruntime._vendor import providers
+from deeplink.backends.onnxruntime._vendor.execute import run
+from deeplink.backends.onnxruntime._vendor.session_cache import CACHE
 
 
 def test_default_is_the_cpu_ep(monkeypatch):

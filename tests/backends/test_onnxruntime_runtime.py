@@ -9,14 +9,14 @@ import torch
 from test_onnxruntime_helpers import on_onnxruntime
 
 import deeplink
-from deeplink.backends.onnxruntime.host_runtime import ALIGNMENT, HostRuntime
+from deeplink.runtime import HostRuntime
 from deeplink.runtime import D2D, H2D, RuntimeError_
 
 
 def test_malloc_is_aligned_and_distinct_and_freed():
     rt = HostRuntime()
     ptrs = [rt.malloc(0, n) for n in (0, 1, 3, 64, 1000)]
-    assert all(p % ALIGNMENT == 0 for p in ptrs)
+    assert all(p % HostRuntime.ALIGNMENT == 0 for p in ptrs)
     assert len(set(ptrs)) == len(ptrs)
     assert rt.live_allocations() == 5 and rt.peak_bytes >= 1068
     for p in ptrs:

@@ -5,9 +5,9 @@ import torch
 import deeplink
 from deeplink.backend import Availability, Backend
 from deeplink.kernels import PythonKernel
-from deeplink.runtime import LibcRuntime
+from deeplink.runtime import HostRuntime
 
-class RecordingRuntime(LibcRuntime):
+class RecordingRuntime(HostRuntime):
     """libc host memory that records what the shim asked of it."""
 
     def __init__(self):

@@ -3,7 +3,7 @@ whatever kernel table the test gives it. Registered once per process under a fix
 
 import deeplink
 from deeplink.backend import Availability, Backend
-from deeplink.runtime import LibcRuntime
+from deeplink.runtime import HostRuntime
 
 
 
@@ -17,7 +17,7 @@ class TableBackend(Backend):
         return Availability.yes(memory="libc malloc")
 
     def runtime(self):
-        return LibcRuntime()
+        return HostRuntime()
 
     def kernels(self):
         return self.table

@@ -27,7 +27,7 @@ import deeplink
 from deeplink.backend import Availability, Backend
 from deeplink.ckernel import CKernel, build_library
 from deeplink.kernels import PythonKernel
-from deeplink.runtime import LibcRuntime
+from deeplink.runtime import HostRuntime
 
 
 
@@ -48,7 +48,7 @@ class _Bench(Backend):
         return Availability.yes()
 
     def runtime(self):
-        return LibcRuntime()
+        return HostRuntime()
 
     def kernels(self):
         return {"add.Tensor": self._kernel}

@@ -9,7 +9,7 @@ import math
 
 from .common import float_result, full_args, opmath
 from .pointwise import pointwise, result_type
-from .registry import FLOATS, FLOATS_NO64, kernel
+from .registry import FLOATS, FLOATS_NO_F64, kernel
 from .unary import _expm1, _log1p
 
 
@@ -48,7 +48,7 @@ def _gelu(g, x, attrs=("none",)):
     return g.op("Gelu", x, approximate=attrs[0])
 
 
-_act("gelu", _gelu, floats=FLOATS_NO64)          # ORT's Erf has no double kernel
+_act("gelu", _gelu, floats=FLOATS_NO_F64)          # ORT's Erf has no double kernel
 
 
 def _gelu_backward(g, gy, x, attrs=("none",)):
@@ -73,7 +73,7 @@ def _gelu_backward(g, gy, x, attrs=("none",)):
     return g.op("Mul", gy, g.op("Add", cdf, g.op("Mul", x, pdf)))
 
 
-_act("gelu_backward", _gelu_backward, n_tensors=2, inplace=False, floats=FLOATS_NO64)
+_act("gelu_backward", _gelu_backward, n_tensors=2, inplace=False, floats=FLOATS_NO_F64)
 
 
 # -- silu / sigmoid / tanh --------------------------------------------------------------------

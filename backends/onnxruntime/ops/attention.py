@@ -25,7 +25,7 @@ import math
 import numpy as np
 import torch
 
-from ..execute import Scalar, run
+from .._vendor.execute import Scalar, run
 from .common import empty
 from .random import seeds, uniform01
 from .registry import FLOATS, kernel

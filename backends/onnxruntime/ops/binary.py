@@ -15,10 +15,10 @@ import math
 
 import torch
 
-from ..execute import run
+from .._vendor.execute import run
 from .common import arith_dtype, empty, home, opmath, scalar_in
 from .pointwise import pointwise, result_type, shape_of
-from .registry import ALL, BOOL, FLOATS, FLOATS_NO64, INTS, kernel
+from .registry import ALL, BOOL, FLOATS, FLOATS_NO_F64, INTS, kernel
 
 NUMERIC = FLOATS | INTS | BOOL
 
@@ -407,7 +407,7 @@ def _atan2(inplace):
     return fn
 
 
-_functional_and_inplace("atan2", ("default",), _atan2, FLOATS_NO64 | INTS | BOOL, "onnx:Atan")
+_functional_and_inplace("atan2", ("default",), _atan2, FLOATS_NO_F64 | INTS | BOOL, "onnx:Atan")
 
 
 # -- comparisons, logical, bitwise -------------------------------------------------------------

@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..execute import Scalar, run
-from ..graph import NUMPY_TYPE
+from deeplink.dtypes import aten_name
+
+from .._vendor.execute import Scalar, run
+from .._vendor.graph import NUMPY_TYPE
 
 REDUCED = (torch.float16, torch.bfloat16)
 
@@ -88,18 +90,11 @@ def scalar_in(value, dtype: torch.dtype, through: torch.dtype | None = None) -> 
 
 def check_inplace(self: torch.Tensor, result_dtype: torch.dtype, shape) -> None:
     if not torch.can_cast(result_dtype, self.dtype):
-        raise RuntimeError(f"result type {_name(result_dtype)} can't be cast to the desired output "
-                           f"type {_name(self.dtype)}")
+        raise RuntimeError(f"result type {aten_name(result_dtype)} can't be cast to the desired output "
+                           f"type {aten_name(self.dtype)}")
     if tuple(shape) != tuple(self.shape):
         raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast "
                            f"shape {list(shape)}")
-
-
-def _name(dtype: torch.dtype) -> str:
-    return {torch.float32: "Float", torch.float64: "Double", torch.float16: "Half",
-            torch.bfloat16: "BFloat16", torch.int64: "Long", torch.int32: "Int",
-            torch.int16: "Short", torch.int8: "Char", torch.uint8: "Byte",
-            torch.bool: "Bool"}.get(dtype, str(dtype))
 
 
 def run_into(out: torch.Tensor, op: str, attrs: tuple, inputs: list, build) -> torch.Tensor:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from deeplink.dtypes import COMPLEX
 from deeplink.kernels import PythonKernel
 
-from ..execute import Raw, run
-from .registry import KERNELS
+from .._vendor.execute import Raw, run
+from .registry import TABLE
 
-COMPLEX = frozenset({torch.complex64, torch.complex128})
+
 _REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
 
 
@@ -25,7 +26,7 @@ def _resolved(t: torch.Tensor) -> torch.Tensor:
     """A contiguous complex tensor with conj/neg views materialised (this backend's clone)."""
     if t.is_contiguous() and not t.is_conj() and not t.is_neg():
         return t
-    return KERNELS["clone"].fn(t)
+    return TABLE["clone"].fn(t)
 
 
 def _pairs(t: torch.Tensor, dtype: torch.dtype) -> Raw:
@@ -168,7 +169,7 @@ def complex_slice_backward(grad_output, input_sizes, dim, start, end, step):
 
 def _with_complex(name, complex_fn):
     """Wrap the registered real kernel of `name`: complex arguments take `complex_fn`."""
-    real = KERNELS.get(name)
+    real = TABLE.get(name)
     if real is None:
         return
 
@@ -176,7 +177,7 @@ def _with_complex(name, complex_fn):
         if any(isinstance(a, torch.Tensor) and a.dtype.is_complex for a in args):
             return complex_fn(*args, **kwargs)
         return real.fn(*args, **kwargs)
-    KERNELS[name] = PythonKernel(fn, real.dtypes | COMPLEX, real.impl + " (+complex as pairs)")
+    TABLE.replace(name, PythonKernel(fn, real.dtypes | COMPLEX, real.impl + " (+complex as pairs)"))
 
 
 _with_complex("mul.Tensor", complex_mul)

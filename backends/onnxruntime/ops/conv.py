@@ -13,9 +13,9 @@ fp16/bf16 run in float32 (ORT's CPU Conv has float and fp16 kernels, no bf16).
 """
 from __future__ import annotations
 
-from ..execute import run
+from .._vendor.execute import run
 from .common import empty, opmath
-from .registry import FLOATS_NO64, kernel
+from .registry import FLOATS_NO_F64, kernel
 
 
 def _expand(values, k):
@@ -53,7 +53,7 @@ def conv_transpose(g, x, w, b, strides, pads, dilations, output_padding, groups)
     return y
 
 
-@kernel("convolution", "convolution_overrideable", dtypes=FLOATS_NO64,
+@kernel("convolution", "convolution_overrideable", dtypes=FLOATS_NO_F64,
         impl="onnx:Conv/ConvTranspose")
 def convolution(input, weight, bias, stride, padding, dilation, transposed, output_padding,
                 groups):
@@ -118,7 +118,7 @@ def _dims(g, x, axes):
     return g.op("Gather", g.op("Shape", x), g.ints(axes), axis=0)
 
 
-@kernel("convolution_backward", "convolution_backward_overrideable", dtypes=FLOATS_NO64,
+@kernel("convolution_backward", "convolution_backward_overrideable", dtypes=FLOATS_NO_F64,
         impl="onnx:ConvTranspose,Conv,ReduceSum")
 def convolution_backward(grad_output, input, weight, bias_sizes, stride, padding, dilation,
                          transposed, output_padding, groups, output_mask):

@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..execute import LAYOUT_STATS, _dense_order, run
-from ..graph import ONNX_TYPE
-from ..layout import flat, gather_complex, gather_into, is_dense, scatter_from, span
+from .._vendor.execute import LAYOUT_STATS, _dense_order, run
+from .._vendor.graph import ONNX_TYPE
+from .._vendor.layout import flat, gather_complex, gather_into, is_dense, scatter_from, span
 from .common import empty
 from .registry import ALL, kernel
 

@@ -12,8 +12,8 @@ import math
 import numpy as np
 import torch
 
-from ..execute import Scalar
-from ..graph import NUMPY_TYPE
+from .._vendor.execute import Scalar
+from .._vendor.graph import NUMPY_TYPE
 from .common import empty, run_into
 from .registry import ALL, kernel
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ..execute import Scalar, run
+from .._vendor.execute import Scalar, run
 from .common import arith_dtype, check_inplace, empty, opmath
 from .binary import _int_pow_tensor
 from .pointwise import result_type, shape_of

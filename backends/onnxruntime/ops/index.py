@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..execute import Scalar, run
-from ..graph import NUMPY_TYPE
+from .._vendor.execute import Scalar, run
+from .._vendor.graph import NUMPY_TYPE
 from .common import empty, opmath, run_into, wrap_dim
 from .pointwise import result_type
 from .registry import ALL, FLOATS, INDEX, INTS, kernel

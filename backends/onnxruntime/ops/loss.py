@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..execute import Scalar, run
+from .._vendor.execute import Scalar, run
 from .common import empty, opmath
 from .registry import FLOATS, INDEX, kernel
 

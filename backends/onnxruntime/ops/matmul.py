@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..execute import Scalar, run
+from .._vendor.execute import Scalar, run
 from .common import empty, opmath, run_into
 from .registry import FLOATS, INTS, kernel
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..execute import Scalar, run
+from .._vendor.execute import Scalar, run
 from .common import empty, run_into, wrap_dim
 from .pointwise import result_type
 from .registry import ALL, FLOATS, INTS, kernel

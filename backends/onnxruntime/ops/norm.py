@@ -9,7 +9,7 @@ weight is given with reduced-precision input (mixed mode).
 """
 from __future__ import annotations
 
-from ..execute import Scalar, run
+from .._vendor.execute import Scalar, run
 from .common import empty, opmath
 from .registry import FLOATS, kernel
 

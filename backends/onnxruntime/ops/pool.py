@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..execute import run
+from .._vendor.execute import run
 from .common import empty, opmath, run_into
-from .registry import FLOATS, FLOATS_NO64, kernel
+from .registry import FLOATS, FLOATS_NO_F64, kernel
 
 
 def _list(v, k, default=None):
@@ -91,13 +91,13 @@ def _max_pool(self, kernel_size, stride, padding, dilation, ceil_mode, k):
     return values, indices
 
 
-@kernel("max_pool2d_with_indices", dtypes=FLOATS_NO64, impl="onnx:MaxPool")
+@kernel("max_pool2d_with_indices", dtypes=FLOATS_NO_F64, impl="onnx:MaxPool")
 def max_pool2d_with_indices(self, kernel_size, stride=(), padding=0, dilation=1,
                             ceil_mode=False):
     return _max_pool(self, kernel_size, stride, padding, dilation, ceil_mode, 2)
 
 
-@kernel("max_pool3d_with_indices", dtypes=FLOATS_NO64, impl="onnx:MaxPool")
+@kernel("max_pool3d_with_indices", dtypes=FLOATS_NO_F64, impl="onnx:MaxPool")
 def max_pool3d_with_indices(self, kernel_size, stride=(), padding=0, dilation=1,
                             ceil_mode=False):
     return _max_pool(self, kernel_size, stride, padding, dilation, ceil_mode, 3)
@@ -164,21 +164,21 @@ def _avg_pool(self, kernel_size, stride, padding, ceil_mode, count_include_pad,
     return out
 
 
-@kernel("avg_pool2d", dtypes=FLOATS_NO64, impl="onnx:Conv(ones),Div")
+@kernel("avg_pool2d", dtypes=FLOATS_NO_F64, impl="onnx:Conv(ones),Div")
 def avg_pool2d(self, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     return _avg_pool(self, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, 2)
 
 
-@kernel("avg_pool3d", dtypes=FLOATS_NO64, impl="onnx:Conv(ones),Div")
+@kernel("avg_pool3d", dtypes=FLOATS_NO_F64, impl="onnx:Conv(ones),Div")
 def avg_pool3d(self, kernel_size, stride=(), padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     return _avg_pool(self, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, 3)
 
 
-@kernel("avg_pool2d_backward", dtypes=FLOATS_NO64, impl="onnx:ConvTranspose(ones)")
+@kernel("avg_pool2d_backward", dtypes=FLOATS_NO_F64, impl="onnx:ConvTranspose(ones)")
 def avg_pool2d_backward(grad_output, self, kernel_size, stride, padding, ceil_mode,
                         count_include_pad, divisor_override):
     k = 2

@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from ..execute import Scalar, run
+from .._vendor.execute import Scalar, run
 from .common import empty, opmath, run_into
 from .registry import FLOATS, INTS, kernel
 

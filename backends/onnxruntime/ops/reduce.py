@@ -12,8 +12,10 @@ import math
 
 import torch
 
-from ..execute import Scalar, run
-from ..graph import ONNX_TYPE
+from deeplink.dtypes import aten_name
+
+from .._vendor.execute import Scalar, run
+from .._vendor.graph import ONNX_TYPE
 from .common import empty, opmath, wrap_dims
 from .registry import ALL, BOOL, FLOATS, INTS, kernel
 
@@ -70,13 +72,8 @@ def _mean_dtype(self, dtype):
     out_dtype = dtype or self.dtype
     if not out_dtype.is_floating_point:
         raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
-                           f"floating point or complex dtype. Got: {_pretty(out_dtype)}")
+                           f"floating point or complex dtype. Got: {aten_name(out_dtype)}")
     return out_dtype
-
-
-def _pretty(dtype):
-    from .common import _name
-    return _name(dtype)
 
 
 def _count(self, dims):

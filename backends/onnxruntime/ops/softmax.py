@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..execute import run
+from .._vendor.execute import run
 from .common import empty, opmath, wrap_dim
 from .registry import FLOATS, kernel
 

@@ -13,7 +13,7 @@ import math
 import torch
 
 from .common import check_inplace, empty, float_result, opmath, run_into
-from .registry import BOOL, FLOATS, FLOATS_NO64, INTS, kernel
+from .registry import BOOL, FLOATS, FLOATS_NO_F64, INTS, kernel
 
 
 def _c(g, x, value):
@@ -67,22 +67,22 @@ FLOAT_OPS = {
     "log1p": (_log1p, FLOATS),
     "sin": (_single("Sin"), FLOATS),
     "cos": (_single("Cos"), FLOATS),
-    "tan": (_single("Tan"), FLOATS_NO64),
+    "tan": (_single("Tan"), FLOATS_NO_F64),
     "tanh": (_single("Tanh"), FLOATS),
     "sigmoid": (_single("Sigmoid"), FLOATS),
     "sqrt": (_single("Sqrt"), FLOATS),
     "rsqrt": (lambda g, x: g.op("Reciprocal", g.op("Sqrt", x)), FLOATS),
     "reciprocal": (_single("Reciprocal"), FLOATS),
-    "erf": (_single("Erf"), FLOATS_NO64),
-    "erfc": (lambda g, x: g.op("Sub", _c(g, x, 1.0), g.op("Erf", x)), FLOATS_NO64),
-    "asin": (_single("Asin"), FLOATS_NO64),
-    "acos": (_single("Acos"), FLOATS_NO64),
-    "atan": (_single("Atan"), FLOATS_NO64),
-    "sinh": (_single("Sinh"), FLOATS_NO64),
-    "cosh": (_single("Cosh"), FLOATS_NO64),
-    "asinh": (_single("Asinh"), FLOATS_NO64),
-    "acosh": (_single("Acosh"), FLOATS_NO64),
-    "atanh": (_single("Atanh"), FLOATS_NO64),
+    "erf": (_single("Erf"), FLOATS_NO_F64),
+    "erfc": (lambda g, x: g.op("Sub", _c(g, x, 1.0), g.op("Erf", x)), FLOATS_NO_F64),
+    "asin": (_single("Asin"), FLOATS_NO_F64),
+    "acos": (_single("Acos"), FLOATS_NO_F64),
+    "atan": (_single("Atan"), FLOATS_NO_F64),
+    "sinh": (_single("Sinh"), FLOATS_NO_F64),
+    "cosh": (_single("Cosh"), FLOATS_NO_F64),
+    "asinh": (_single("Asinh"), FLOATS_NO_F64),
+    "acosh": (_single("Acosh"), FLOATS_NO_F64),
+    "atanh": (_single("Atanh"), FLOATS_NO_F64),
 }
 
 # ops that keep the dtype; integer inputs use `int_build` (None: int input not allowed)

@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from .opspec import FLOATS
+from .spec import FLOATS
 
 INT32_MAX = 2147483647
 CAUSAL_MASK = 2048            # side of the compressed causal mask sparse modes 2/3 take
@@ -163,7 +163,7 @@ def backward(b, grad_out, q, k, v, bias, out, lse, is_causal, scale, dq, dk, dv,
 
 
 def _acl(dtype):
-    from .aclnn import acl_dtype
+    from .._vendor.aclnn import acl_dtype
     return acl_dtype(dtype)
 
 

@@ -10,7 +10,7 @@ torch's headers and libraries (no CANN headers exist here, the emulator declares
 ABI itself) and is cached by a hash of the sources, the torch version and the compiler, so only
 the first run pays for it (about two minutes on two cores, most of it compiling against ATen).
 
-    python -m deeplink.backends.ascend.emulator.build      # prints the emulated ASCEND_HOME_PATH
+    PYTHONPATH=tests python -m ascend_emulator.build        # prints the emulated ASCEND_HOME_PATH
 """
 from __future__ import annotations
 

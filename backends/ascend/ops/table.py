@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from . import attention, composites
-from .opspec import (ALL, B, BA, DT, F32, F64, FLOATS, FLOATS_D, I8, I32, I64, IA, INDEX, L, NUMERIC, OUT, S, T, U64,
+from .spec import (ALL, B, BA, DT, F32, F64, FLOATS, FLOATS_D, I8, I32, I64, IA, INDEX, L, NUMERIC, OUT, S, T, U64,
                      Op, arg, dims_or_all, out_dtype, scalar_variant)
 
 
@@ -392,7 +392,7 @@ def out_variants(ops) -> list:
     out= overload has the functional overload's arguments (minus factory options) plus `out`."""
     import dataclasses
 
-    from .op_runner import resolve_overload
+    from .runner import resolve_overload
     extra = []
     for op in ops:
         if op.run is not None or op.aclnn is None:

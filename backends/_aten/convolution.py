@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 import deeplink
-from deeplink.kernels import PythonKernel
+from deeplink.kernel_table import KernelTable
 
 
 def _view(t):
@@ -31,7 +31,9 @@ def convolution_backward(grad_output, input, weight, stride, padding, dilation, 
     return tuple(deeplink.from_aten(g) if m and g is not None else None for g, m in zip(grads, output_mask))
 
 
-def convolution_kernels(device: str) -> dict:
+def convolution_kernels(device: str) -> KernelTable:
+    table = KernelTable(device)
     impl = f"ATen {device} convolution on zero-copy views"
-    return {"convolution_overrideable": PythonKernel(convolution, impl=impl),
-            "convolution_backward_overrideable": PythonKernel(convolution_backward, impl=impl)}
+    table.add("convolution_overrideable", convolution, impl=impl)
+    table.add("convolution_backward_overrideable", convolution_backward, impl=impl)
+    return table

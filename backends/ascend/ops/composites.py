@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .aclnn import acl_dtype
+from .._vendor.aclnn import acl_dtype
 
 
 def native_dropout(b):

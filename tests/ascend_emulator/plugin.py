@@ -1,8 +1,8 @@
 """Registers the Ascend backend on the emulator in the current process, for tools that take a
 plugin hook, e.g. the conformance suite (each worker process imports it):
 
-    python -m deeplink.conformance run --backend ascend \\
-        --plugin deeplink.backends.ascend.emulator.plugin:register --out report-dir
+    PYTHONPATH=tests deeplink conformance run --backend ascend \\
+        --plugin ascend_emulator.plugin:register --out report-dir
 
 Builds the emulator on first use (cached), then registers AscendBackend with its install root.
 """

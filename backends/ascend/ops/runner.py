@@ -15,9 +15,12 @@ from typing import Callable
 
 import torch
 
-from .acl import AscendError
-from .aclnn import AclnnApi, acl_dtype
-from .opspec import Op, Ref
+from deeplink.dtypes import short_name
+from deeplink.opset.names import op_overload
+
+from .._vendor.acl import AscendError
+from .._vendor.aclnn import AclnnApi, acl_dtype
+from .spec import Op, Ref
 
 
 class DeviceContext:
@@ -104,7 +107,7 @@ class Bound:
         parts = []
         for k, v in self.args.items():
             if isinstance(v, torch.Tensor):
-                parts.append(f"{k}={tuple(v.shape)}:{str(v.dtype).replace('torch.', '')}")
+                parts.append(f"{k}={tuple(v.shape)}:{short_name(v.dtype)}")
             elif isinstance(v, (list, tuple)) and v and isinstance(v[0], torch.Tensor):
                 parts.append(f"{k}=[{len(v)} tensors]")
         return f"aten::{self.op.aten}({', '.join(parts)}) on the ascend backend, device {self.device}"
@@ -349,6 +352,8 @@ class Runner:
 
 
 def resolve_overload(name: str):
-    base, _, overload = name.partition(".")
-    packet = getattr(torch.ops.aten, base)
-    return getattr(packet, overload or "default")
+    """The OpOverload of a table entry; AttributeError if this torch lacks it."""
+    op = op_overload(name)
+    if op is None:
+        raise AttributeError(f"this torch has no aten overload {name!r}")
+    return op

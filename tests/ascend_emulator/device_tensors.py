@@ -18,7 +18,7 @@ import torch
 
 from deeplink.runtime import D2H, H2D
 
-from ..op_runner import DeviceContext
+from deeplink.backends.ascend.ops.runner import DeviceContext
 
 
 class HostPointerContext(DeviceContext):

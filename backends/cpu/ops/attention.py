@@ -13,7 +13,8 @@ import math
 
 import torch
 
-from deeplink.kernels import PythonKernel
+from deeplink.dtypes import FLOATS
+from deeplink.kernel_table import KernelTable
 
 
 def _scores(q, k, bias, is_causal, scale):
@@ -106,13 +107,9 @@ def cudnn_attention_backward(grad_out, query, key, value, out, logsumexp, philox
     return dq, dk, dv
 
 
-_FLOATS = frozenset({torch.float32, torch.float16, torch.bfloat16, torch.float64})
-
-ATTENTION_KERNELS = {
-    "_scaled_dot_product_efficient_attention": PythonKernel(efficient_attention, _FLOATS, "math (float32 accum)"),
-    "_scaled_dot_product_efficient_attention_backward": PythonKernel(efficient_attention_backward, _FLOATS,
-                                                                     "math (float32 accum)"),
-    "_scaled_dot_product_cudnn_attention": PythonKernel(cudnn_attention, _FLOATS, "math (float32 accum)"),
-    "_scaled_dot_product_cudnn_attention_backward": PythonKernel(cudnn_attention_backward, _FLOATS,
-                                                                 "math (float32 accum)"),
-}
+ATTENTION_KERNELS = KernelTable("cpu")
+for _name, _fn in (("_scaled_dot_product_efficient_attention", efficient_attention),
+                   ("_scaled_dot_product_efficient_attention_backward", efficient_attention_backward),
+                   ("_scaled_dot_product_cudnn_attention", cudnn_attention),
+                   ("_scaled_dot_product_cudnn_attention_backward", cudnn_attention_backward)):
+    ATTENTION_KERNELS.add(_name, _fn, FLOATS, "math (float32 accum)")
