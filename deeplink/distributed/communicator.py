@@ -17,7 +17,7 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 
-from .works import all_of, completed_work
+from .works import all_of
 
 RedOp = dist.ReduceOp.RedOpType
 BASIC_OPS = frozenset({RedOp.SUM, RedOp.PRODUCT, RedOp.MIN, RedOp.MAX})
@@ -121,7 +121,7 @@ class Communicator:
     def scatter(self, output: torch.Tensor, inputs: list, root: int) -> object:
         # The root's list, flattened and broadcast; every rank keeps its own chunk.
         if self.rank == root:
-            flat = torch.cat([t.reshape(-1) for t in inputs])
+            flat = _flat_copy(inputs)
         else:
             flat = torch.empty((self.size * output.numel(),), dtype=output.dtype, device=output.device)
         work = self.broadcast([flat], root)
@@ -129,11 +129,10 @@ class Communicator:
         return all_of([work], finish=lambda: output.view(-1).copy_(flat[r * n:(r + 1) * n]))
 
     def reduce_scatter(self, output: torch.Tensor, inputs: list, op) -> object:
-        flat = torch.cat([t.reshape(-1) for t in inputs])
-        return self.reduce_scatter_into(output.view(-1), flat, op)
+        return self.reduce_scatter_into(output.view(-1), _flat_copy(inputs), op)
 
     def alltoall(self, outputs: list, inputs: list) -> object:
-        flat_in = torch.cat([t.reshape(-1) for t in inputs])
+        flat_in = _flat_copy(inputs)
         flat_out = torch.empty((sum(t.numel() for t in outputs),), dtype=outputs[0].dtype, device=outputs[0].device)
         work = self.alltoall_single(flat_out, flat_in, [t.numel() for t in outputs], [t.numel() for t in inputs])
         return all_of([work], finish=lambda: _split_into([(outputs, flat_out)]))
@@ -141,6 +140,17 @@ class Communicator:
     def recv_anysource(self, tensors: list, tag: int) -> object:
         raise NotImplementedError(f"{type(self).__name__} ({self.path}) cannot receive from any source; "
                                   f"name the source rank (dist.recv(tensor, src=...))")
+
+
+def _flat_copy(tensors):
+    """One flat tensor holding `tensors` one after the other (copies, which every backend runs
+    natively, rather than cat, which some lack for some dtypes)."""
+    flat = torch.empty((sum(t.numel() for t in tensors),), dtype=tensors[0].dtype, device=tensors[0].device)
+    offset = 0
+    for t in tensors:
+        flat[offset:offset + t.numel()].copy_(t.reshape(-1))
+        offset += t.numel()
+    return flat
 
 
 def _split_into(pairs) -> None:
@@ -151,4 +161,4 @@ def _split_into(pairs) -> None:
             offset += out.numel()
 
 
-__all__ = ["Collectives", "Communicator", "GroupInfo", "completed_work", "BASIC_OPS", "RedOp"]
+__all__ = ["Collectives", "Communicator", "GroupInfo", "BASIC_OPS", "RedOp"]

@@ -11,6 +11,7 @@ the path.
 """
 from __future__ import annotations
 
+import threading
 import warnings
 
 import torch
@@ -30,6 +31,27 @@ _WIDER = {torch.int16: torch.int32, torch.uint16: torch.int32, torch.uint32: tor
 _COMPLEX_OF = {torch.float16: torch.complex32, torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
+class _Unreducible(Exception):
+    """The library cannot reduce this dtype, gloo can: the call is rerouted through staging."""
+
+
+def _reroutable(method):
+    """Runs `method`; when its communicator cannot reduce a dtype that host staging through gloo
+    can (e.g. float64 on HCCL), runs it again on the staging communicator. Every rank of a group
+    runs the same communicator kind, so every rank reroutes the same call."""
+    def run(self, *args):
+        try:
+            return method(self, *args)
+        except _Unreducible:
+            self._local.comm = self._staged()
+            try:
+                return method(self, *args)
+            finally:
+                self._local.comm = None
+    run.__name__ = method.__name__
+    return run
+
+
 class Engine:
     def __init__(self, group, comm, backend: str, slot: int, plan: dict):
         self.group = group              # communicator.GroupInfo
@@ -41,6 +63,8 @@ class Engine:
         self.name = group.group_name or "default_pg"
         self.timeout = group.timeout
         self._warned = set()
+        self._local = threading.local()   # .comm: a communicator replacing self.comm for one call
+        self._staging = None
 
     # ---- what the process group says about itself -------------------------------------------
     def describe(self) -> dict:
@@ -51,6 +75,7 @@ class Engine:
         return stats.collective_stats(self.name)
 
     # ---- c10d Backend methods ---------------------------------------------------------------
+    @_reroutable
     def allreduce(self, tensors, opts):
         if _cpu(tensors):
             return self._on_cpu("all_reduce", tensors, self.gloo.allreduce(tensors, opts))
@@ -58,8 +83,9 @@ class Engine:
         stand = [c.inout(t) for t in tensors]
         op = c.reduce_op(opts.reduceOp, stand, in_place=True)
         c.post_reduce(stand)
-        return c.done(self.comm.allreduce(stand, op), tensors)
+        return c.done(c.comm.allreduce(stand, op), tensors)
 
+    @_reroutable
     def allreduce_coalesced(self, tensors, opts):
         if _cpu(tensors):
             return self._on_cpu("all_reduce_coalesced", tensors, self.gloo.allreduce_coalesced(tensors, opts))
@@ -67,8 +93,9 @@ class Engine:
         stand = [c.inout(t) for t in tensors]
         op = c.reduce_op(opts.reduceOp, stand, in_place=True)
         c.post_reduce(stand)
-        return c.done(self.comm.allreduce(stand, op), tensors)
+        return c.done(c.comm.allreduce(stand, op), tensors)
 
+    @_reroutable
     def reduce(self, tensors, opts):
         if _cpu(tensors):
             return self._on_cpu("reduce", tensors, self.gloo.reduce(tensors, opts))
@@ -79,21 +106,21 @@ class Engine:
         op = c.reduce_op(opts.reduceOp, stand, in_place=root)
         if root:
             c.post_reduce(stand)
-        return c.done(self.comm.reduce(stand, opts.rootRank, op), tensors)
+        return c.done(c.comm.reduce(stand, opts.rootRank, op), tensors)
 
     def broadcast(self, tensors, opts):
         if _cpu(tensors):
             return self._on_cpu("broadcast", tensors, self.gloo.broadcast(tensors, opts))
         c = self._call("broadcast")
         stand = [c.inout(t) for t in tensors]
-        return c.done(self.comm.broadcast(stand, opts.rootRank), tensors)
+        return c.done(c.comm.broadcast(stand, opts.rootRank), tensors)
 
     def allgather(self, outputs, inputs, opts):
         if _cpu(inputs):
             return self._on_cpu("all_gather", inputs, self.gloo.allgather(outputs, inputs, opts))
         c = self._call("all_gather")
         outs = [[c.output(t) for t in group] for group in outputs]
-        return c.done(self.comm.allgather(outs, [c.input(t) for t in inputs]), [t for g in outputs for t in g])
+        return c.done(c.comm.allgather(outs, [c.input(t) for t in inputs]), [t for g in outputs for t in g])
 
     def allgather_coalesced(self, outputs, inputs, opts):
         if _cpu(inputs):
@@ -105,14 +132,14 @@ class Engine:
             return self._on_cpu("all_gather_into_tensor", [input], self.gloo._allgather_base(output, input, opts))
         c = self._call("all_gather_into_tensor")
         out = c.output(output, flat=True)
-        return c.done(self.comm.allgather_into(out, c.input(input, flat=True)), [output])
+        return c.done(c.comm.allgather_into(out, c.input(input, flat=True)), [output])
 
     def allgather_into_tensor_coalesced(self, outputs, inputs, opts):
         if _cpu(inputs):
             return self._on_cpu("all_gather_into_tensor_coalesced", inputs,
                                 self.gloo.allgather_into_tensor_coalesced(outputs, inputs, opts))
         c = self._call("all_gather_into_tensor_coalesced")
-        works = [self.comm.allgather_into(c.output(o, flat=True), c.input(i, flat=True))
+        works = [c.comm.allgather_into(c.output(o, flat=True), c.input(i, flat=True))
                  for o, i in zip(outputs, inputs)]
         return c.done_all(works, outputs)
 
@@ -121,7 +148,7 @@ class Engine:
             return self._on_cpu("gather", inputs, self.gloo.gather(outputs, inputs, opts))
         c = self._call("gather")
         outs = [[c.output(t) for t in group] for group in outputs]
-        return c.done(self.comm.gather(outs, [c.input(t) for t in inputs], opts.rootRank),
+        return c.done(c.comm.gather(outs, [c.input(t) for t in inputs], opts.rootRank),
                       [t for g in outputs for t in g])
 
     def scatter(self, outputs, inputs, opts):
@@ -129,8 +156,9 @@ class Engine:
             return self._on_cpu("scatter", outputs, self.gloo.scatter(outputs, inputs, opts))
         c = self._call("scatter")
         ins = [c.input(t) for t in inputs[0]] if inputs else []
-        return c.done(self.comm.scatter(c.output(outputs[0]), ins, opts.rootRank), outputs)
+        return c.done(c.comm.scatter(c.output(outputs[0]), ins, opts.rootRank), outputs)
 
+    @_reroutable
     def reduce_scatter(self, outputs, inputs, opts):
         if _cpu(outputs):
             return self._on_cpu("reduce_scatter", outputs, self.gloo.reduce_scatter(outputs, inputs, opts))
@@ -139,8 +167,9 @@ class Engine:
         op = c.reduce_op(opts.reduceOp, ins, in_place=False)
         out = c.output(outputs[0])
         c.post_reduce([out])
-        return c.done(self.comm.reduce_scatter(out, ins, op), outputs)
+        return c.done(c.comm.reduce_scatter(out, ins, op), outputs)
 
+    @_reroutable
     def _reduce_scatter_base(self, output, input, opts):
         if _cpu([input]):
             return self._on_cpu("reduce_scatter_tensor", [input], self.gloo._reduce_scatter_base(output, input, opts))
@@ -149,8 +178,9 @@ class Engine:
         op = c.reduce_op(opts.reduceOp, ins, in_place=False)
         out = c.output(output, flat=True)
         c.post_reduce([out])
-        return c.done(self.comm.reduce_scatter_into(out, ins[0], op), [output])
+        return c.done(c.comm.reduce_scatter_into(out, ins[0], op), [output])
 
+    @_reroutable
     def reduce_scatter_tensor_coalesced(self, outputs, inputs, opts):
         if _cpu(inputs):
             return self._on_cpu("reduce_scatter_tensor_coalesced", inputs,
@@ -160,7 +190,7 @@ class Engine:
         op = c.reduce_op(opts.reduceOp, ins, in_place=False)
         outs = [c.output(t, flat=True) for t in outputs]
         c.post_reduce(outs)
-        return c.done_all([self.comm.reduce_scatter_into(o, i, op) for o, i in zip(outs, ins)], outputs)
+        return c.done_all([c.comm.reduce_scatter_into(o, i, op) for o, i in zip(outs, ins)], outputs)
 
     def alltoall_base(self, output, input, output_splits, input_splits, opts):
         if _cpu([input]):
@@ -171,37 +201,37 @@ class Engine:
         out, inp = c.output(output, flat=True), c.input(input, flat=True)
         out_splits = [s * out.numel() // max(output.shape[0], 1) for s in output_splits] if output.dim() else []
         in_splits = [s * inp.numel() // max(input.shape[0], 1) for s in input_splits] if input.dim() else []
-        return c.done(self.comm.alltoall_single(out, inp, out_splits, in_splits), [output])
+        return c.done(c.comm.alltoall_single(out, inp, out_splits, in_splits), [output])
 
     def alltoall(self, outputs, inputs, opts):
         if _cpu(inputs):
             return self._on_cpu("all_to_all", inputs, self.gloo.alltoall(outputs, inputs, opts))
         c = self._call("all_to_all")
-        return c.done(self.comm.alltoall([c.output(t) for t in outputs], [c.input(t) for t in inputs]), outputs)
+        return c.done(c.comm.alltoall([c.output(t) for t in outputs], [c.input(t) for t in inputs]), outputs)
 
     def send(self, tensors, dst, tag):
         if _cpu(tensors):
             return self._on_cpu("send", tensors, self.gloo.send(tensors, dst, tag))
         c = self._call("send")
-        return c.done(self.comm.send([c.input(t) for t in tensors], dst, tag), tensors)
+        return c.done(c.comm.send([c.input(t) for t in tensors], dst, tag), tensors)
 
     def recv(self, tensors, src, tag):
         if _cpu(tensors):
             return self._on_cpu("recv", tensors, self.gloo.recv(tensors, src, tag))
         c = self._call("recv")
-        return c.done(self.comm.recv([c.output(t) for t in tensors], src, tag), tensors)
+        return c.done(c.comm.recv([c.output(t) for t in tensors], src, tag), tensors)
 
     def recv_anysource(self, tensors, tag):
         if _cpu(tensors):
             return self._on_cpu("recv_anysource", tensors, self.gloo.recv_anysource(tensors, tag))
         c = self._call("recv_anysource")
-        return c.done(self.comm.recv_anysource([c.output(t) for t in tensors], tag), tensors)
+        return c.done(c.comm.recv_anysource([c.output(t) for t in tensors], tag), tensors)
 
     def barrier(self, opts):
         device = getattr(opts, "device", None)
         if device is not None and device.type == "deeplink":
             c = self._call("barrier")
-            return c.done(self.comm.barrier(), [])
+            return c.done(c.comm.barrier(), [])
         stats.record(self.name, "barrier", stats.CPU, 0)
         return self.gloo.barrier(opts)
 
@@ -234,10 +264,21 @@ class Engine:
         return work
 
     def _call(self, collective, reduction=False):
-        path = self.comm.path
-        if path == stats.STAGED_FALLBACK:
+        comm = getattr(self._local, "comm", None) or self.comm
+        if comm.path == stats.STAGED_FALLBACK:
             self._staging_allowed(collective)
-        return _Call(self, collective, reduction)
+        return _Call(self, comm, collective, reduction)
+
+    def _staged(self):
+        from .staging import StagedCommunicator
+        if self._staging is None:
+            self._staging = StagedCommunicator(self.group, stats.STAGED_FALLBACK)
+        return self._staging
+
+    def can_stage(self, dtype) -> bool:
+        """Whether a call this rank's library cannot reduce can go through host staging instead."""
+        from .host_views import GLOO_DTYPES
+        return self.comm.path not in (stats.HOST_VIEW, *stats.STAGED) and _widen_within(dtype, GLOO_DTYPES) is not None
 
     def _staging_allowed(self, collective):
         from deeplink import fallback_mode
@@ -255,6 +296,17 @@ class Engine:
                           stacklevel=3)
 
 
+def _widen_within(dtype, allowed):
+    """dtype, or the first wider dtype in `allowed`, or None."""
+    if dtype.is_complex:
+        dtype = dtype.to_real()
+    while dtype not in allowed:
+        if dtype not in _WIDER:
+            return None
+        dtype = _WIDER[dtype]
+    return dtype
+
+
 def _cpu(tensors) -> bool:
     return all(t.device.type == "cpu" for t in tensors)
 
@@ -266,11 +318,11 @@ def _nbytes(tensors) -> int:
 class _Call:
     """One collective call: stand-ins for the caller's tensors and what to do once it completes."""
 
-    def __init__(self, engine: Engine, collective: str, reduction: bool):
+    def __init__(self, engine: Engine, comm, collective: str, reduction: bool):
         self.engine = engine
         self.collective = collective
         self.reduction = reduction
-        self.comm = engine.comm
+        self.comm = comm
         self.copy_back = []       # (caller's tensor, stand-in): after completion, caller <- stand-in
         self.post = []            # in-place fix-ups of stand-ins after completion (AVG's division)
         self.average = False      # AVG is being run as SUM + division
@@ -300,12 +352,12 @@ class _Call:
     def _wider(self, dtype):
         if dtype.is_complex:  # reduced as its real view (_reducible): widen the parts
             return _COMPLEX_OF[self._wider(dtype.to_real())]
-        wide = dtype
-        while wide not in self.comm.reduce_dtypes:
-            if wide not in _WIDER:
-                raise TypeError(f"deeplink {self.collective}: dtype {dtype} cannot be reduced on "
-                                f"{self.comm.path} (it reduces {sorted(str(d) for d in self.comm.reduce_dtypes)})")
-            wide = _WIDER[wide]
+        wide = _widen_within(dtype, self.comm.reduce_dtypes)
+        if wide is None:
+            if self.engine.can_stage(dtype):
+                raise _Unreducible(dtype)
+            raise TypeError(f"deeplink {self.collective}: dtype {dtype} cannot be reduced on {self.comm.path} "
+                            f"(it reduces {', '.join(sorted(str(d) for d in self.comm.reduce_dtypes))})")
         return wide
 
     def _as_moved(self, s, flat):
@@ -374,6 +426,9 @@ class _Call:
                 else:
                     inputs[i] = s * factor
             return RedOp.SUM
+        from .host_views import GLOO_OPS
+        if op in GLOO_OPS and self.engine.can_stage(torch.uint8):
+            raise _Unreducible(op)  # e.g. bitwise ops on HCCL: gloo has them
         raise NotImplementedError(f"deeplink {self.collective}: ReduceOp.{op.name} is not available on "
                                   f"{self.comm.path}; it reduces with "
                                   f"{', '.join(sorted(o.name for o in self.comm.reduce_ops))}")
@@ -400,7 +455,7 @@ class _Call:
     def _context(self):
         e = self.engine
         return (f"deeplink {self.collective} (process group {e.name!r}, rank {e.group.rank} of {e.group.size}, "
-                f"path {e.comm.path}, timeout {e.timeout.total_seconds():.0f} s; a peer that died or stopped "
+                f"path {self.comm.path}, timeout {e.timeout.total_seconds():.0f} s; a peer that died or stopped "
                 f"calling collectives makes the others fail here)")
 
     def done(self, work, outputs):

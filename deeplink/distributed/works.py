@@ -1,15 +1,8 @@
-"""c10d Work objects made in Python: from futures, already completed, or waiting on several."""
+"""c10d Work objects made in Python: from futures, or waiting on several."""
 from __future__ import annotations
 
 import torch
 from torch._C._distributed_c10d import _create_work_from_future
-
-
-def completed_work(value=None):
-    """A Work that is already done (collectives that had nothing to move)."""
-    fut = torch.futures.Future()
-    fut.set_result([] if value is None else value)
-    return _create_work_from_future(fut)
 
 
 def future_of(work):
@@ -35,3 +28,7 @@ def all_of(works: list, finish=None):
         return []
     return _create_work_from_future(fut.then(done))
 
+
+def from_future(fut):
+    """A Work that completes with torch.futures.Future `fut`."""
+    return _create_work_from_future(fut)

@@ -114,11 +114,19 @@ class Checker:
 
 
 def dtype_works(dtype) -> str | None:
+    """Why the backend cannot hold `dtype` well enough for collectives to be tested on it, or None."""
     try:
         t = values("sum", 0, dtype).to("deeplink")
         back = t.cpu()
         if not torch.equal(back.view(torch.uint8), values("sum", 0, dtype).view(torch.uint8)):
             return "round trip changed the values"
+        torch.zeros(2, dtype=dtype, device="deeplink")
+        if dtype.is_complex:
+            # torch.distributed sends complex tensors as torch.view_as_real(t): that must be a view
+            real = torch.view_as_real(t)
+            real.fill_(0)
+            if t.cpu().abs().sum() != 0:
+                return "view_as_real is not a view on this backend (it runs as a CPU fallback, on a copy)"
     except Exception as e:  # noqa: BLE001
         return f"{type(e).__name__}: {str(e).splitlines()[0]}"
     return None
