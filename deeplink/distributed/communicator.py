@@ -100,9 +100,9 @@ class Communicator:
 
     # ---- compositions: correct on any library; override where the library does better ----
     def reduce(self, tensors: list, root: int, op) -> object:
-        # Non-roots keep their input (c10d's contract), so they reduce a copy.
-        targets = tensors if self.rank == root else [t.clone() for t in tensors]
-        return self.allreduce(targets, op)
+        """The root's tensors get the result; non-roots' may be overwritten (the engine hands
+        non-roots copies of theirs)."""
+        return self.allreduce(tensors, op)
 
     def allgather(self, outputs: list, inputs: list) -> object:
         works, copies = [], []

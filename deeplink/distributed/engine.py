@@ -101,8 +101,9 @@ class Engine:
             return self._on_cpu("reduce", tensors, self.gloo.reduce(tensors, opts))
         c = self._call("reduce", reduction=True)
         root = self.group.rank == opts.rootRank
-        # Non-roots keep their tensors: the library reduces copies of them (Communicator.reduce).
-        stand = [c.inout(t) for t in tensors] if root else [c.input(t) for t in tensors]
+        # Non-roots keep their tensors (libraries, gloo included, may use them as scratch): they
+        # hand the library copies.
+        stand = [c.inout(t) for t in tensors] if root else [c.input(t).clone() for t in tensors]
         op = c.reduce_op(opts.reduceOp, stand, in_place=root)
         if root:
             c.post_reduce(stand)

@@ -314,12 +314,17 @@ def async_handles(c: Checker):
 
 
 def main():
-    args = common.parser(__doc__).parse_args()
+    p = common.parser(__doc__)
+    p.add_argument("--dtypes", default="", help="comma-separated subset, e.g. float32,int64 (default: all)")
+    args = p.parse_args()
     r, n = common.start(args)
     import deeplink
     c = Checker(r, n)
     skipped = {}
+    wanted = set(filter(None, args.dtypes.split(",")))
     for dtype in DTYPES:
+        if wanted and str(dtype).removeprefix("torch.") not in wanted:
+            continue
         why = dtype_works(dtype)
         if why:
             skipped[str(dtype)] = why

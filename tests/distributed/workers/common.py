@@ -34,7 +34,7 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 
 def rank() -> int:
-    return int(os.environ["RANK"])
+    return int(os.environ.get("RANK", 0))
 
 
 def backend_for_rank(spec: str, r: int) -> str:
