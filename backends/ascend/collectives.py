@@ -78,7 +78,7 @@ class HcclCommunicator(Communicator):
         """Queue `calls` (name, fn(acl_stream) -> HcclResult) on the current stream; the Work
         completes when the device has run them."""
         from deeplink import stream_handle
-        from deeplink.distributed.works import from_future
+        from deeplink.distributed._ext import extension
         self.runtime.bind(self.device)
         handle = stream_handle()
         stream = self.runtime.acl_stream(self.device, handle)
@@ -86,22 +86,22 @@ class HcclCommunicator(Communicator):
             self.hccl.check(fn(stream), name, f"rank {self.rank} of {self.size}")
         event = self.runtime.event_create(self.device)
         self.runtime.event_record(self.device, event, handle)
-        fut = torch.futures.Future()
-        self._pending.put((event, fut, keep))
-        return from_future(fut)
+        pending = extension().PendingWork()
+        self._pending.put((event, pending, keep))
+        return pending.work
 
     def _wait_loop(self):
         while True:
             item = self._pending.get()
             if item is None:
                 return
-            event, fut, _keep = item  # _keep holds the tensors until the device is done with them
+            event, pending, _keep = item  # _keep holds the tensors until the device is done with them
             try:
                 self.runtime.event_synchronize(self.device, event)
             except Exception as e:  # noqa: BLE001  handed to whoever waits on the Work
-                fut.set_exception(e)
+                pending.fail(str(e))
             else:
-                fut.set_result([])
+                pending.complete()
             finally:
                 self.runtime.event_destroy(self.device, event)
 

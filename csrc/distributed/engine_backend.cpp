@@ -161,6 +161,19 @@ struct PyRef {
   }
 };
 
+// An error's text without the C++ backtrace c10 appends (the context says where it happened).
+std::string message_of(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const c10::Error& e) {
+    return e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown error";
+  }
+}
+
 // The Work the caller sees for a collective run on stand-ins of its tensors (see the top).
 // Waiting on it waits on the inner work, then runs `finish` once; its future (DDP's reducer and
 // FSDP use futures) chains on the inner work's future, or, for gloo works that have none (e.g.
@@ -185,8 +198,12 @@ class MappedWork : public Work {
     bool ok = false;
     try {
       ok = inner_->wait(timeout);
-    } catch (const std::exception& e) {
-      fail(e.what());
+      // Works made from futures (c10d's FutureWrappingWork) return from wait() on failure too.
+      if (std::exception_ptr error = inner_->exception()) std::rethrow_exception(error);
+      auto f = inner_future();
+      if (f && f->hasError()) std::rethrow_exception(f->exception_ptr());
+    } catch (...) {
+      fail(message_of(std::current_exception()));
     }
     finish_once();
     return ok;
@@ -196,16 +213,10 @@ class MappedWork : public Work {
     std::lock_guard<std::mutex> lock(future_mutex_);
     if (future_) return future_;
     auto self = intrusive_ptr<MappedWork>::reclaim_copy(this);
-    c10::intrusive_ptr<c10::ivalue::Future> inner_future;
-    try {
-      inner_future = inner_->getFuture();
-    } catch (const c10::Error&) {
-      inner_future = nullptr;  // this kind of work has no future
-    }
-    if (inner_future) {
-      future_ = inner_future->then(
+    if (auto inner = inner_future()) {
+      future_ = inner->then(
           [self](c10::ivalue::Future& f) {
-            if (f.hasError()) self->fail(f.tryRetrieveErrorMessage());
+            if (f.hasError()) self->fail(message_of(f.exception_ptr()));
             self->finish_once();
             return c10::IValue(self->outputs_);
           },
@@ -226,6 +237,15 @@ class MappedWork : public Work {
   }
 
  private:
+  // The inner work's future, or null for kinds of work that have none.
+  c10::intrusive_ptr<c10::ivalue::Future> inner_future() {
+    try {
+      return inner_->getFuture();
+    } catch (const c10::Error&) {
+      return nullptr;
+    }
+  }
+
   [[noreturn]] void fail(const std::string& what) { C10_THROW_ERROR(DistBackendError, context_ + " failed: " + what); }
 
   void finish_once() {
@@ -246,6 +266,26 @@ class MappedWork : public Work {
   c10::intrusive_ptr<c10::ivalue::Future> future_;
 };
 
+// A Work that Python completes or fails later (backends/ascend/collectives.py completes one
+// when the device has run the collective). Python futures cannot carry an error into C++
+// (their set_exception stores the exception as the result), this can.
+class PendingWork {
+ public:
+  PendingWork() : future_(c10::make_intrusive<c10::ivalue::Future>(c10::ListType::ofTensors())) {}
+  intrusive_ptr<Work> work() const { return Work::create_from_future(future_); }
+  void complete() { future_->markCompleted(c10::IValue(std::vector<at::Tensor>())); }
+  void fail(const std::string& message) {
+    try {
+      C10_THROW_ERROR(DistBackendError, message);
+    } catch (...) {
+      future_->setError(std::current_exception());
+    }
+  }
+
+ private:
+  c10::intrusive_ptr<c10::ivalue::Future> future_;
+};
+
 intrusive_ptr<Work> wrap_work(intrusive_ptr<Work> inner, std::vector<at::Tensor> outputs, py::object finish,
                               std::string context) {
   return c10::make_intrusive<MappedWork>(std::move(inner), std::move(outputs), std::move(finish), std::move(context));
@@ -259,6 +299,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def(py::init<py::object, int, int>(), py::arg("engine"), py::arg("rank"), py::arg("size"))
       .def_property_readonly("engine", &EngineBackend::engine,
                              "the Python object running this backend's collectives (deeplink.distributed.Engine)");
+  py::class_<PendingWork, std::shared_ptr<PendingWork>>(m, "PendingWork")
+      .def(py::init<>())
+      .def_property_readonly("work", &PendingWork::work, "the c10d Work that completes with this")
+      .def("complete", &PendingWork::complete)
+      .def("fail", &PendingWork::fail, py::arg("message"));
   m.def("wrap_work", &wrap_work, py::arg("inner"), py::arg("outputs"), py::arg("finish"), py::arg("context"),
         "A Work that completes with `outputs` after `inner` does and `finish()` ran; failures name `context`.");
 }

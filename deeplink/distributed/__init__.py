@@ -34,6 +34,34 @@ def reset_collective_stats() -> None:
     _stats.reset()
 
 
+def backend_collectives(name: str) -> dict:
+    """What runs torch.distributed collectives of backend `name`'s tensors, for `deeplink info`:
+    {"library": ..., "description": ...}; library None means staged through host memory."""
+    from deeplink import registry
+
+    from .c10d import collectives_of
+    collectives = collectives_of(registry.get(name).backend)
+    if collectives is None:
+        return {"library": None, "description": "none of its own: staged through host memory into gloo, "
+                                               "counted like op fallbacks"}
+    return {"library": collectives.library, "description": collectives.description}
+
+
+def plan(backends: list) -> dict:
+    """What a process group whose rank i runs deeplink backend backends[i] would do, without
+    starting one (`deeplink info --ranks a,b,c`): {"library": the group's, "ranks": [{"backend",
+    "library", "path"}]}, decided exactly as the ranks decide (negotiation.py)."""
+    from .negotiation import decide
+    offers = [{"backend": b, "library": backend_collectives(b)["library"]} for b in backends]
+    ranks = []
+    for r, offer in enumerate(offers):
+        staged = decide(offers, r)["path"]
+        # a library used directly: gloo runs on host views; others' paths are their names
+        direct = _stats.HOST_VIEW if offer["library"] == "gloo" else offer["library"]
+        ranks.append({**offer, "path": staged or direct})
+    return {"library": decide(offers, 0)["library"], "ranks": ranks}
+
+
 def describe(group=None) -> dict:
     """How `group` (default: the default group) runs collectives of deeplink tensors on this rank:
     its backend, library, path, and what every rank offered."""
@@ -48,5 +76,5 @@ def describe(group=None) -> dict:
     return engine.describe()
 
 
-__all__ = ["BACKEND", "Collectives", "Communicator", "GroupInfo", "HostViewCollectives", "collective_stats",
-           "describe", "new_backend", "register", "reset_collective_stats"]
+__all__ = ["BACKEND", "Collectives", "Communicator", "GroupInfo", "HostViewCollectives", "backend_collectives",
+           "collective_stats", "describe", "new_backend", "plan", "register", "reset_collective_stats"]

@@ -13,6 +13,7 @@ builds one backend instance; it is what the c10d creator calls and what other fr
 """
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import torch.distributed as dist
@@ -36,6 +37,13 @@ def _create(opts, pg_options=None):
     return new_backend(opts.store, opts.group_rank, opts.group_size, opts.timeout, group_name=opts.group_id)
 
 
+def _attempt_prefix() -> str:
+    """torchrun keeps one store for all attempts of a job, and a restarted job's groups get the
+    names of the previous attempt's: without this prefix a restarted rank could read a dead
+    rank's address (gloo) or root info (HCCL) and wait on it until the timeout."""
+    return f"attempt{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/"
+
+
 def collectives_of(backend):
     """The backend's Collectives, or None when it has no collective library of its own."""
     make = getattr(backend, "collectives", None)
@@ -51,6 +59,7 @@ def new_backend(store, rank: int, size: int, timeout: timedelta, *, group_name: 
     from .staging import StagedCommunicator
 
     rec = registry.active() if backend is None else registry.get(backend)
+    store = dist.PrefixStore(_attempt_prefix(), store)
     gloo = dist.ProcessGroupGloo(dist.PrefixStore("gloo/", store), rank, size, timeout)
     group = GroupInfo(dist.PrefixStore("collectives/", store), rank, size, timeout, group_name, gloo)
     collectives = collectives_of(rec.backend)

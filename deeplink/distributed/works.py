@@ -28,7 +28,3 @@ def all_of(works: list, finish=None):
         return []
     return _create_work_from_future(fut.then(done))
 
-
-def from_future(fut):
-    """A Work that completes with torch.futures.Future `fut`."""
-    return _create_work_from_future(fut)

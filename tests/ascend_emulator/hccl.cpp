@@ -495,12 +495,12 @@ HcclResult queue(const char* func, Comm* c, aclrtStream stream, std::vector<Rang
   Task t;
   t.name = func;
   t.uses = std::move(uses);
-  t.run = [c, body = std::move(body), func] {
+  t.run = [c, body = std::move(body)] {
     try {
       body();
     } catch (const HcclFailure& f) {
       c->fail(f.message);
-      throw EmuError{static_cast<int>(f.code), std::string(func) + ": " + f.message};
+      throw EmuError{static_cast<int>(f.code), f.message};  // the runtime prefixes the task's name
     }
   };
   enqueue(st, std::move(t));
