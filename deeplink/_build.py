@@ -31,7 +31,7 @@ class Extension:
 
 
 SHIM = Extension("deeplink_C", "shim", ("include/deeplink/runtime.h",))
-DISTRIBUTED = Extension("deeplink_dist_C", "distributed")
+DISTRIBUTED = Extension("deeplink_dist_C", "distributed", ("shim/allocator.h",))
 
 
 def csrc_dir() -> Path:

@@ -13,18 +13,17 @@
 // transport, so a dead peer reads as such instead of as a bare socket error.
 #include <torch/extension.h>
 #include <torch/csrc/distributed/c10d/Backend.hpp>
-#include <torch/csrc/distributed/c10d/Work.hpp>
 #include <torch/csrc/utils/pybind.h>
 
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
-namespace py = pybind11;
-using c10::intrusive_ptr;
-using c10d::Work;
+#include "fast_path.h"
+#include "works.h"
+
+using namespace deeplink_dist;
 
 namespace {
 
@@ -44,10 +43,21 @@ class EngineBackend : public c10d::Backend {
   const std::string getBackendName() const override { return "deeplink"; }
   py::object engine() const { return engine_; }
 
+  // Set up once, before the first collective (deeplink/distributed/c10d.py).
+  HostViewFastPath& enable_fast_path(const intrusive_ptr<c10d::Backend>& gloo, int slot,
+                                     const std::vector<at::Tensor>& dtype_samples, const std::vector<int64_t>& ops,
+                                     const std::string& label, const at::Tensor& counters) {
+    fast_ = std::make_unique<HostViewFastPath>(gloo, slot, dtype_samples, ops, label, counters);
+    return *fast_;
+  }
+  HostViewFastPath* fast_path() const { return fast_.get(); }
+
   intrusive_ptr<Work> broadcast(std::vector<at::Tensor>& t, const c10d::BroadcastOptions& o) override {
+    if (fast_ && fast_->takes(t)) return fast_->broadcast(t, o);
     return call("broadcast", t, o);
   }
   intrusive_ptr<Work> allreduce(std::vector<at::Tensor>& t, const c10d::AllreduceOptions& o) override {
+    if (fast_ && fast_->takes(t) && fast_->takes_op(o.reduceOp)) return fast_->allreduce(t, o);
     return call("allreduce", t, o);
   }
   intrusive_ptr<Work> allreduce_coalesced(std::vector<at::Tensor>& t,
@@ -62,6 +72,7 @@ class EngineBackend : public c10d::Backend {
     return call("allgather", out, in, o);
   }
   intrusive_ptr<Work> _allgather_base(at::Tensor& out, at::Tensor& in, const c10d::AllgatherOptions& o) override {
+    if (fast_ && fast_->takes(out) && fast_->takes(in)) return fast_->allgather_into(out, in, o);
     return call("_allgather_base", out, in, o);
   }
   intrusive_ptr<Work> allgather_coalesced(std::vector<std::vector<at::Tensor>>& out, std::vector<at::Tensor>& in,
@@ -86,6 +97,8 @@ class EngineBackend : public c10d::Backend {
   }
   intrusive_ptr<Work> _reduce_scatter_base(at::Tensor& out, at::Tensor& in,
                                            const c10d::ReduceScatterOptions& o) override {
+    if (fast_ && fast_->takes(out) && fast_->takes(in) && fast_->takes_op(o.reduceOp))
+      return fast_->reduce_scatter_into(out, in, o);
     return call("_reduce_scatter_base", out, in, o);
   }
   intrusive_ptr<Work> reduce_scatter_tensor_coalesced(std::vector<at::Tensor>& out, std::vector<at::Tensor>& in,
@@ -145,151 +158,8 @@ class EngineBackend : public c10d::Backend {
   }
 
   py::object engine_;
+  std::unique_ptr<HostViewFastPath> fast_;
 };
-
-// A Python object that may be released on a thread without the GIL (c10d's worker threads).
-struct PyRef {
-  py::object obj;
-  explicit PyRef(py::object o) : obj(std::move(o)) {}
-  ~PyRef() {
-    if (Py_IsInitialized()) {
-      py::gil_scoped_acquire gil;
-      obj = py::object();
-    } else {
-      obj.release();
-    }
-  }
-};
-
-// An error's text without the C++ backtrace c10 appends (the context says where it happened).
-std::string message_of(std::exception_ptr error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const c10::Error& e) {
-    return e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown error";
-  }
-}
-
-// The Work the caller sees for a collective run on stand-ins of its tensors (see the top).
-// Waiting on it waits on the inner work, then runs `finish` once; its future (DDP's reducer and
-// FSDP use futures) chains on the inner work's future, or, for gloo works that have none (e.g.
-// reduce_scatter), on a helper thread that waits on the inner work.
-class MappedWork : public Work {
- public:
-  MappedWork(intrusive_ptr<Work> inner, std::vector<at::Tensor> outputs, py::object finish, std::string context)
-      : inner_(std::move(inner)),
-        outputs_(std::move(outputs)),
-        // No finish (the common case: zero-copy views) means no Python on c10d's completion thread.
-        finish_(finish.is_none() ? nullptr : std::make_shared<PyRef>(std::move(finish))),
-        context_(std::move(context)) {}
-
-  bool isCompleted() override { return inner_->isCompleted(); }
-  bool isSuccess() const override { return inner_->isSuccess(); }
-  std::exception_ptr exception() const override { return inner_->exception(); }
-  int sourceRank() const override { return inner_->sourceRank(); }
-  std::vector<at::Tensor> result() override { return outputs_; }
-  void abort() override { inner_->abort(); }
-
-  bool wait(std::chrono::milliseconds timeout) override {
-    bool ok = false;
-    try {
-      ok = inner_->wait(timeout);
-      // Works made from futures (c10d's FutureWrappingWork) return from wait() on failure too.
-      if (std::exception_ptr error = inner_->exception()) std::rethrow_exception(error);
-      auto f = inner_future();
-      if (f && f->hasError()) std::rethrow_exception(f->exception_ptr());
-    } catch (...) {
-      fail(message_of(std::current_exception()));
-    }
-    finish_once();
-    return ok;
-  }
-
-  c10::intrusive_ptr<c10::ivalue::Future> getFuture() override {
-    std::lock_guard<std::mutex> lock(future_mutex_);
-    if (future_) return future_;
-    auto self = intrusive_ptr<MappedWork>::reclaim_copy(this);
-    if (auto inner = inner_future()) {
-      future_ = inner->then(
-          [self](c10::ivalue::Future& f) {
-            if (f.hasError()) self->fail(message_of(f.exception_ptr()));
-            self->finish_once();
-            return c10::IValue(self->outputs_);
-          },
-          c10::ListType::ofTensors());
-    } else {
-      future_ = c10::make_intrusive<c10::ivalue::Future>(c10::ListType::ofTensors());
-      auto fut = future_;
-      std::thread([self, fut] {
-        try {
-          self->wait(kNoTimeout);
-          fut->markCompleted(c10::IValue(self->outputs_));
-        } catch (...) {
-          fut->setError(std::current_exception());
-        }
-      }).detach();
-    }
-    return future_;
-  }
-
- private:
-  // The inner work's future, or null for kinds of work that have none.
-  c10::intrusive_ptr<c10::ivalue::Future> inner_future() {
-    try {
-      return inner_->getFuture();
-    } catch (const c10::Error&) {
-      return nullptr;
-    }
-  }
-
-  [[noreturn]] void fail(const std::string& what) { C10_THROW_ERROR(DistBackendError, context_ + " failed: " + what); }
-
-  void finish_once() {
-    if (!finish_) return;
-    py::gil_scoped_acquire gil;  // before the mutex: every holder of the mutex holds the GIL
-    std::lock_guard<std::mutex> lock(finish_mutex_);
-    if (finished_) return;
-    finish_->obj();  // a Python error propagates to the waiter; finished_ stays false
-    finished_ = true;
-  }
-
-  intrusive_ptr<Work> inner_;
-  std::vector<at::Tensor> outputs_;
-  std::shared_ptr<PyRef> finish_;
-  std::string context_;
-  std::mutex finish_mutex_, future_mutex_;
-  bool finished_ = false;
-  c10::intrusive_ptr<c10::ivalue::Future> future_;
-};
-
-// A Work that Python completes or fails later (backends/ascend/collectives.py completes one
-// when the device has run the collective). Python futures cannot carry an error into C++
-// (their set_exception stores the exception as the result), this can.
-class PendingWork {
- public:
-  PendingWork() : future_(c10::make_intrusive<c10::ivalue::Future>(c10::ListType::ofTensors())) {}
-  intrusive_ptr<Work> work() const { return Work::create_from_future(future_); }
-  void complete() { future_->markCompleted(c10::IValue(std::vector<at::Tensor>())); }
-  void fail(const std::string& message) {
-    try {
-      C10_THROW_ERROR(DistBackendError, message);
-    } catch (...) {
-      future_->setError(std::current_exception());
-    }
-  }
-
- private:
-  c10::intrusive_ptr<c10::ivalue::Future> future_;
-};
-
-intrusive_ptr<Work> wrap_work(intrusive_ptr<Work> inner, std::vector<at::Tensor> outputs, py::object finish,
-                              std::string context) {
-  return c10::make_intrusive<MappedWork>(std::move(inner), std::move(outputs), std::move(finish), std::move(context));
-}
 
 }  // namespace
 
@@ -298,7 +168,16 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   py::class_<EngineBackend, c10d::Backend, intrusive_ptr<EngineBackend>>(m, "EngineBackend")
       .def(py::init<py::object, int, int>(), py::arg("engine"), py::arg("rank"), py::arg("size"))
       .def_property_readonly("engine", &EngineBackend::engine,
-                             "the Python object running this backend's collectives (deeplink.distributed.Engine)");
+                             "the Python object running this backend's collectives (deeplink.distributed.Engine)")
+      .def("enable_fast_path", &EngineBackend::enable_fast_path, py::arg("gloo"), py::arg("slot"),
+           py::arg("dtype_samples"), py::arg("ops"), py::arg("label"), py::arg("counters"),
+           py::return_value_policy::reference_internal,
+           "run eligible collectives of host-memory tensors on `gloo` in C++ (fast_path.h)")
+      .def_property_readonly("fast_path", &EngineBackend::fast_path, py::return_value_policy::reference_internal);
+  py::class_<HostViewFastPath>(m, "HostViewFastPath")
+      .def("learn_owner", &HostViewFastPath::learn_owner, py::arg("sample"),
+           "accept tensors whose memory is of the same kind as `sample`'s (and of the same backend)")
+      .def("set_label", &HostViewFastPath::set_label);
   py::class_<PendingWork, std::shared_ptr<PendingWork>>(m, "PendingWork")
       .def(py::init<>())
       .def_property_readonly("work", &PendingWork::work, "the c10d Work that completes with this")

@@ -18,6 +18,7 @@ from datetime import timedelta
 
 import torch.distributed as dist
 
+from . import stats
 from .communicator import GroupInfo
 from .negotiation import decide, exchange
 
@@ -67,4 +68,23 @@ def new_backend(store, rank: int, size: int, timeout: timedelta, *, group_name: 
     plan = decide(exchange(store, rank, size, offer), rank)
     comm = collectives.connect(group) if plan["path"] is None else StagedCommunicator(group, plan["path"])
     engine = Engine(group, comm, rec.name, registry.ensure_slot(rec), plan)
-    return extension().EngineBackend(engine, rank, size)
+    backend = extension().EngineBackend(engine, rank, size)
+    if comm.path == stats.HOST_VIEW and rec is registry.active():
+        engine.fast_path = _fast_path(backend, engine, comm, rec)
+    return backend
+
+
+def _fast_path(backend, engine, comm, rec):
+    """Hands the common host-view cases to C++ (csrc/distributed/fast_path.h): it takes tensors of
+    this backend whose memory is of the kinds sampled here (the caching allocator's, and memory
+    adopted from ATen for backends that run ATen kernels)."""
+    import torch
+
+    from deeplink import from_aten
+    dtypes = [torch.empty(0, dtype=d) for d in comm.reduce_dtypes & comm.copy_dtypes]
+    fast = backend.enable_fast_path(comm.gloo, engine.slot, dtypes, [int(op) for op in comm.reduce_ops],
+                                    engine.label(stats.HOST_VIEW), stats.fast_path_counters(engine.name))
+    fast.learn_owner(torch.empty(1, device="deeplink"))
+    if rec.backend.aten_device == "cpu":
+        fast.learn_owner(from_aten(torch.empty(1)))
+    return fast

@@ -65,6 +65,7 @@ class Engine:
         self._warned = set()
         self._local = threading.local()   # .comm: a communicator replacing self.comm for one call
         self._staging = None
+        self.fast_path = None             # the C++ fast path of host views, when c10d.py set one up
 
     # ---- what the process group says about itself -------------------------------------------
     def describe(self) -> dict:
@@ -246,10 +247,18 @@ class Engine:
     def get_sequence_number_for_group(self):
         return self.gloo._get_sequence_number_for_group()
 
+    def label(self, path: str) -> str:
+        """What an error of this group's collectives says about where it happened."""
+        return (f"process group {self.name!r}, rank {self.group.rank} of {self.group.size}, path {path}, timeout "
+                f"{self.timeout.total_seconds():.0f} s; a peer that died or stopped calling collectives makes the "
+                f"others fail here")
+
     def set_timeout(self, seconds):
         from datetime import timedelta
         self.timeout = self.group.timeout = timedelta(seconds=seconds)
         self.gloo.set_timeout(self.timeout)
+        if self.fast_path is not None:
+            self.fast_path.set_label(self.label(stats.HOST_VIEW))
 
     def abort(self):
         self.comm.shutdown()
@@ -453,15 +462,10 @@ class _Call:
                 caller.copy_(stand_in)
         return finish
 
-    def _context(self):
-        e = self.engine
-        return (f"deeplink {self.collective} (process group {e.name!r}, rank {e.group.rank} of {e.group.size}, "
-                f"path {self.comm.path}, timeout {e.timeout.total_seconds():.0f} s; a peer that died or stopped "
-                f"calling collectives makes the others fail here)")
-
     def done(self, work, outputs):
         stats.record(self.engine.name, self.collective, self.comm.path, self.nbytes)
-        return extension().wrap_work(work, list(outputs), self._finish(), self._context())
+        context = f"deeplink {self.collective} ({self.engine.label(self.comm.path)})"
+        return extension().wrap_work(work, list(outputs), self._finish(), context)
 
     def done_all(self, works, outputs):
         from .works import all_of
