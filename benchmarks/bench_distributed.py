@@ -160,7 +160,7 @@ def recovery_table(args) -> None:
         while victim is None and time.monotonic() < deadline:
             try:
                 p = json.loads(progress.read_text())
-                if p["step"] >= 5 and p["restart"] == 0:
+                if p["step"] >= 5 and p["restart"] == 0 and (out / "ckpt" / "step_00004" / ".metadata").exists():
                     victim = p
             except (OSError, ValueError):
                 time.sleep(0.05)

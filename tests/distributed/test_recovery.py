@@ -13,7 +13,7 @@ import torch
 
 from launch import finish, start, torchrun, torchrun_cmd
 
-STEPS = 8
+STEPS = 6
 
 
 def job_args(tmp, *extra):
@@ -27,18 +27,20 @@ def uninterrupted(tmp_path_factory):
     return torch.load(out / "final.pt")
 
 
-def wait_for_step(out, rank, step, timeout=300):
+def wait_for_step(out, rank, step, checkpoint, timeout=300):
+    """Rank `rank`'s progress once it finished `step` on the first attempt and `checkpoint` is
+    complete (an async save may still be writing when the step is done)."""
     path = out / "progress" / f"rank{rank}.json"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             p = json.loads(path.read_text())
-            if p["step"] >= step and p["restart"] == 0:
+            if p["step"] >= step and p["restart"] == 0 and (out / "ckpt" / checkpoint / ".metadata").exists():
                 return p
         except (OSError, ValueError):
             pass
         time.sleep(0.05)
-    raise AssertionError(f"rank {rank} never reached step {step}")
+    raise AssertionError(f"rank {rank} never reached step {step} with {checkpoint} saved")
 
 
 def events(out):
@@ -55,7 +57,7 @@ def test_sigkill_mid_run_resumes_bit_identical(tmp_path, uninterrupted):
     proc, tag = start(torchrun_cmd("recover.py", 2, [*job_args(tmp_path, "--async-save", "--step-delay", "0.3"),
                                                    "--out", tmp_path], max_restarts=1))
     try:
-        victim = wait_for_step(tmp_path, 1, 5)
+        victim = wait_for_step(tmp_path, 1, 3, "step_00002")
         killed_at = time.time()
         os.kill(victim["pid"], signal.SIGKILL)
     finally:
@@ -64,7 +66,7 @@ def test_sigkill_mid_run_resumes_bit_identical(tmp_path, uninterrupted):
     ev = events(tmp_path)
     resumed = next(e for e in ev if e["what"] == "resumed")
     first = next(e for e in ev if e["what"] == "first resumed step")
-    assert resumed["restart"] == 1 and resumed["checkpoint"] == "step_00004", ev
+    assert resumed["restart"] == 1 and resumed["checkpoint"] == "step_00002", ev
     assert ev[-1]["what"] == "end" and ev[-1]["step"] == STEPS
     assert_bit_identical(torch.load(tmp_path / "final.pt"), uninterrupted)
     print(f"recovery: kill -> first resumed step {first['time'] - killed_at:.1f} s, "
@@ -73,11 +75,11 @@ def test_sigkill_mid_run_resumes_bit_identical(tmp_path, uninterrupted):
 
 @pytest.mark.slow
 def test_rank_killed_during_a_save_leaves_no_corrupt_checkpoint(tmp_path, uninterrupted):
-    """Rank 1 dies halfway through writing the step-6 checkpoint: step_00006 has data files but
-    no .metadata, so the restarted job resumes from step_00004, and still ends bit-identical."""
-    run = torchrun("recover.py", 2, [*job_args(tmp_path, "--die-during-save", 6)], tmp_path, timeout=600,
+    """Rank 1 dies halfway through writing the step-4 checkpoint: step_00004 has data files but
+    no .metadata, so the restarted job resumes from step_00002, and still ends bit-identical."""
+    run = torchrun("recover.py", 2, [*job_args(tmp_path, "--die-during-save", 4)], tmp_path, timeout=600,
                    max_restarts=1)
     run.ok()
     resumed = next(e for e in events(tmp_path) if e["what"] == "resumed")
-    assert resumed["checkpoint"] == "step_00004", events(tmp_path)
+    assert resumed["checkpoint"] == "step_00002", events(tmp_path)
     assert_bit_identical(torch.load(tmp_path / "final.pt"), uninterrupted)
