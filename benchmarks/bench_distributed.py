@@ -12,7 +12,10 @@
    is SIGKILLed mid-run; the time from the kill to the first step the restarted job completes,
    and the steps lost (done since the last complete checkpoint).
 
-    python benchmarks/bench_distributed.py [--ranks 2,4] [--max-mib 64] [--skip-recovery]
+    python benchmarks/bench_distributed.py [--ranks 2,4] [--max-mib 64] [--rounds 9] [--skip-recovery]
+
+First it prints what deeplink adds to one all_reduce with no network in the way (a one-rank
+group in this process), the figure that bounds the ratios at small sizes on an idle machine.
 
 The worker parts run under torchrun (this file, with --worker); nothing here is a test.
 """
@@ -124,6 +127,21 @@ def run_worker(kind: str, nproc: int, extra: list, timeout: float) -> object:
     return json.loads(line[len("RESULT "):])
 
 
+def per_call_overhead(args) -> None:
+    """What deeplink adds to one all_reduce, without the network: a one-rank group in this process."""
+    import torch
+    import torch.distributed as dist
+
+    import deeplink  # noqa: F401
+    dist.init_process_group("cpu:gloo,deeplink:deeplink", store=dist.HashStore(), rank=0, world_size=1)
+    host, dev = torch.ones(1024), torch.ones(1024, device="deeplink")
+    t = timed_rounds({"gloo": lambda: dist.all_reduce(host), "deeplink": lambda: dist.all_reduce(dev)},
+                     rounds=args.rounds, calls=2000)
+    dist.destroy_process_group()
+    print(f"one all_reduce of 4 KiB on a one-rank group (no network): gloo {t['gloo'] * 1e6:.1f} us, "
+          f"deeplink {t['deeplink'] * 1e6:.1f} us\n")
+
+
 def allreduce_table(ranks: list, args) -> None:
     print("all_reduce bus bandwidth, float32, cpu backend (GB/s; median of alternating rounds)")
     print(f"{'ranks':>5} {'size':>9} {'gloo cpu':>10} {'deeplink':>10} {'ratio':>7}")
@@ -190,7 +208,7 @@ def main():
     p.add_argument("--worker", choices=["allreduce", "ddp"])
     p.add_argument("--ranks", default="2,4")
     p.add_argument("--max-mib", type=int, default=64)
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--skip-recovery", action="store_true")
     args = p.parse_args()
     if args.worker == "allreduce":
@@ -201,6 +219,7 @@ def main():
     print(f"torch {torch.__version__}, {os.cpu_count()} CPU cores, load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}\n")
     subprocess.run([sys.executable, "-c", "import deeplink.distributed._ext as e; e.extension()"], check=True)
+    per_call_overhead(args)
     allreduce_table([int(n) for n in args.ranks.split(",")], args)
     ddp_table(args)
     if not args.skip_recovery:
