@@ -9,3 +9,6 @@ os.environ.setdefault("DEEPLINK_FALLBACK", "warn")
 TESTS = str(Path(__file__).resolve().parent)
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
+
+# The backend contract suite's fixtures (tests/contract/ runs it on every in-tree backend).
+pytest_plugins = ["deeplink.contract.plugin"]

@@ -4,6 +4,7 @@
 #include "runtime.h"
 
 #include <c10/core/CPUAllocator.h>
+#include <c10/core/CachingDeviceAllocator.h>
 
 #include <map>
 #include <mutex>
@@ -44,29 +45,53 @@ Pool& pool_for(int backend, int device) {
 }
 
 // Statistics are updated on every allocation and free (twice per op), so they are lock-free
-// atomics in a fixed table indexed by device.
+// atomics in a fixed table indexed by device. Each quantity keeps what c10's Stat keeps (current,
+// peak, and the running totals allocated / freed), so torch.accelerator.memory_stats() reads them.
 constexpr int kMaxDevices = 64;
+struct AtomicStat {
+  std::atomic<int64_t> current{0}, peak{0}, allocated{0}, freed{0};
+  void add(int64_t delta) {
+    if (delta == 0) return;
+    int64_t now = current.fetch_add(delta, std::memory_order_relaxed) + delta;
+    if (delta > 0) {
+      allocated.fetch_add(delta, std::memory_order_relaxed);
+      int64_t seen = peak.load(std::memory_order_relaxed);
+      while (now > seen && !peak.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
+      }
+    } else {
+      freed.fetch_add(-delta, std::memory_order_relaxed);
+    }
+  }
+  c10::CachingAllocator::Stat load() const {
+    c10::CachingAllocator::Stat s;
+    s.current = current.load(std::memory_order_relaxed);
+    s.peak = peak.load(std::memory_order_relaxed);
+    s.allocated = allocated.load(std::memory_order_relaxed);
+    s.freed = freed.load(std::memory_order_relaxed);
+    return s;
+  }
+  void reset_peak() { peak = current.load(); }
+  void reset_accumulated() {
+    allocated = 0;
+    freed = 0;
+  }
+};
 struct AtomicStats {
-  std::atomic<int64_t> allocated{0}, allocated_peak{0}, reserved{0}, reserved_peak{0};
-  std::atomic<int64_t> runtime_mallocs{0}, runtime_frees{0}, cache_hits{0}, adopted{0};
+  AtomicStat allocated_bytes, reserved_bytes, allocations, segments;
+  std::atomic<int64_t> cache_hits{0}, adopted{0}, ooms{0}, alloc_retries{0};
 };
 AtomicStats g_stats[kMaxDevices];
 
-void raise_peak(std::atomic<int64_t>& peak, int64_t value) {
-  int64_t seen = peak.load(std::memory_order_relaxed);
-  while (value > seen && !peak.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
-  }
-}
+AtomicStats& stats_of(int device) { return g_stats[device & (kMaxDevices - 1)]; }
 
-void account(int device, int64_t d_alloc, int64_t d_reserved, int64_t mallocs, int64_t frees, int64_t hits,
-             int64_t adopted) {
-  AtomicStats& s = g_stats[device & (kMaxDevices - 1)];
-  if (d_alloc) raise_peak(s.allocated_peak, s.allocated.fetch_add(d_alloc, std::memory_order_relaxed) + d_alloc);
-  if (d_reserved) raise_peak(s.reserved_peak, s.reserved.fetch_add(d_reserved, std::memory_order_relaxed) + d_reserved);
-  if (mallocs) s.runtime_mallocs.fetch_add(mallocs, std::memory_order_relaxed);
-  if (frees) s.runtime_frees.fetch_add(frees, std::memory_order_relaxed);
-  if (hits) s.cache_hits.fetch_add(hits, std::memory_order_relaxed);
-  if (adopted) s.adopted.fetch_add(adopted, std::memory_order_relaxed);
+// One allocation (or free, with negative deltas) of `bytes` held by a live storage; `runtime_bytes`
+// is what the runtime gave (or took back) at the same time (0 when served from the cache).
+void account(int device, int64_t bytes, int64_t runtime_bytes) {
+  AtomicStats& s = stats_of(device);
+  s.allocated_bytes.add(bytes);
+  if (bytes) s.allocations.add(bytes > 0 ? 1 : -1);
+  s.reserved_bytes.add(runtime_bytes);
+  if (runtime_bytes) s.segments.add(runtime_bytes > 0 ? 1 : -1);
 }
 
 void free_block(void* ctx) {
@@ -74,7 +99,7 @@ void free_block(void* ctx) {
   const BackendSlot& slot = backend_slot(b->backend);
   if (slot.runtime->caches()) {
     slot.runtime->free(b->device, b->ptr);
-    account(b->device, -static_cast<int64_t>(b->size), -static_cast<int64_t>(b->size), 0, 1, 0, 0);
+    account(b->device, -static_cast<int64_t>(b->size), -static_cast<int64_t>(b->size));
     delete b;
     return;
   }
@@ -83,17 +108,19 @@ void free_block(void* ctx) {
     std::lock_guard<std::mutex> lock(pool.mutex);
     pool.free_blocks[b->size].push_back(b->ptr);
   }
-  account(b->device, -static_cast<int64_t>(b->size), 0, 0, 0, 0, 0);
+  account(b->device, -static_cast<int64_t>(b->size), 0);
   delete b;
 }
 
 void free_adopted(void* ctx) {
   auto* a = static_cast<Adopted*>(ctx);
-  account(a->device, -static_cast<int64_t>(a->nbytes), 0, 0, 0, 0, 0);
+  account(a->device, -static_cast<int64_t>(a->nbytes), 0);
   delete a;  // drops the reference to the ATen storage, which frees it through its own allocator
 }
 
-class DeviceAllocator final : public c10::Allocator {
+// A c10::DeviceAllocator, so torch.accelerator.memory_allocated() / memory_stats() /
+// empty_cache() / get_memory_info() work on the deeplink device as they do on CUDA.
+class DeviceAllocator final : public c10::DeviceAllocator {
  public:
   c10::DataPtr allocate(size_t nbytes) override {
     return allocate_on(active_backend_id(), current_device(), nbytes);
@@ -101,6 +128,19 @@ class DeviceAllocator final : public c10::Allocator {
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     const BackendSlot& b = active_backend();
     b.runtime->memcpy(current_device(), dest, src, count, DL_MEMCPY_D2D, nullptr);
+  }
+  bool initialized() override { return active_backend_id() >= 0; }
+  void emptyCache(c10::MempoolId_t) override { empty_cache(); }
+  // Blocks go back to the cache when their storage dies, without waiting for other streams: the
+  // backends here run their streams in order on the host (see docs/device.md, streams).
+  void recordStream(const c10::DataPtr&, c10::Stream) override {}
+  c10::CachingDeviceAllocator::DeviceStats getDeviceStats(c10::DeviceIndex device) override {
+    return device_stats(device);
+  }
+  void resetAccumulatedStats(c10::DeviceIndex device) override { reset_accumulated_stats(device); }
+  void resetPeakStats(c10::DeviceIndex device) override { reset_peak_stats(device); }
+  std::pair<size_t, size_t> getMemoryInfo(c10::DeviceIndex device) override {
+    return active_backend().runtime->mem_get_info(device);
   }
 };
 
@@ -130,15 +170,22 @@ c10::DataPtr allocate_on(int backend, int device, size_t nbytes) {
     }
   }
   if (p) {
-    account(device, size, 0, 0, 0, 1, 0);
+    stats_of(device).cache_hits.fetch_add(1, std::memory_order_relaxed);
+    account(device, size, 0);
   } else {
     try {
       p = slot.runtime->malloc(device, size);
     } catch (const c10::OutOfMemoryError&) {
+      stats_of(device).alloc_retries.fetch_add(1, std::memory_order_relaxed);
       empty_cache();  // give cached blocks back to the runtime, then retry once
-      p = slot.runtime->malloc(device, size);
+      try {
+        p = slot.runtime->malloc(device, size);
+      } catch (const c10::OutOfMemoryError&) {
+        stats_of(device).ooms.fetch_add(1, std::memory_order_relaxed);
+        throw;
+      }
     }
-    account(device, size, size, 1, 0, 0, 0);
+    account(device, size, size);
   }
   auto* b = new Block();
   b->backend = backend;
@@ -156,7 +203,8 @@ c10::DataPtr adopt_storage(c10::intrusive_ptr<c10::StorageImpl> source, int back
   a->device = device;
   a->nbytes = source->nbytes();
   a->source = std::move(source);
-  account(device, a->nbytes, 0, 0, 0, 0, 1);
+  stats_of(device).adopted.fetch_add(1, std::memory_order_relaxed);
+  account(device, a->nbytes, 0);
   return c10::DataPtr(p, a, &free_adopted, c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
 }
 
@@ -166,24 +214,41 @@ const OwnerTag* owner_of(const c10::DataPtr& ptr) {
   return nullptr;
 }
 
-MemoryStats memory_stats(int device) {
-  const AtomicStats& a = g_stats[device & (kMaxDevices - 1)];
-  MemoryStats s;
-  s.allocated = a.allocated;
-  s.allocated_peak = a.allocated_peak;
-  s.reserved = a.reserved;
-  s.reserved_peak = a.reserved_peak;
-  s.runtime_mallocs = a.runtime_mallocs;
-  s.runtime_frees = a.runtime_frees;
-  s.cache_hits = a.cache_hits;
-  s.adopted = a.adopted;
+c10::CachingDeviceAllocator::DeviceStats device_stats(int device) {
+  const AtomicStats& a = stats_of(device);
+  c10::CachingDeviceAllocator::DeviceStats s;
+  constexpr size_t all = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+  s.allocated_bytes[all] = a.allocated_bytes.load();
+  s.active_bytes[all] = s.allocated_bytes[all];  // no block splitting: every live block is active
+  s.requested_bytes[all] = s.allocated_bytes[all];
+  s.reserved_bytes[all] = a.reserved_bytes.load();
+  s.allocation[all] = a.allocations.load();
+  s.active[all] = s.allocation[all];
+  s.segment[all] = a.segments.load();
+  s.num_device_alloc = s.segment[all].allocated;
+  s.num_device_free = s.segment[all].freed;
+  s.num_ooms = a.ooms.load(std::memory_order_relaxed);
+  s.num_alloc_retries = a.alloc_retries.load(std::memory_order_relaxed);
   return s;
 }
 
+MemoryCounts memory_counts(int device) {
+  const AtomicStats& a = stats_of(device);
+  return {a.cache_hits.load(std::memory_order_relaxed), a.adopted.load(std::memory_order_relaxed)};
+}
+
 void reset_peak_stats(int device) {
-  AtomicStats& s = g_stats[device & (kMaxDevices - 1)];
-  s.allocated_peak = s.allocated.load();
-  s.reserved_peak = s.reserved.load();
+  AtomicStats& s = stats_of(device);
+  for (AtomicStat* st : {&s.allocated_bytes, &s.reserved_bytes, &s.allocations, &s.segments}) st->reset_peak();
+}
+
+void reset_accumulated_stats(int device) {
+  AtomicStats& s = stats_of(device);
+  for (AtomicStat* st : {&s.allocated_bytes, &s.reserved_bytes, &s.allocations, &s.segments}) st->reset_accumulated();
+  s.cache_hits = 0;
+  s.adopted = 0;
+  s.ooms = 0;
+  s.alloc_retries = 0;
 }
 
 void empty_cache() {
@@ -192,8 +257,10 @@ void empty_cache() {
     std::lock_guard<std::mutex> plock(pool.mutex);
     const BackendSlot& slot = backend_slot(key.first);
     for (auto& [size, ptrs] : pool.free_blocks) {
-      for (void* p : ptrs) slot.runtime->free(key.second, p);
-      account(key.second, 0, -static_cast<int64_t>(size * ptrs.size()), 0, ptrs.size(), 0, 0);
+      for (void* p : ptrs) {
+        slot.runtime->free(key.second, p);
+        account(key.second, 0, -static_cast<int64_t>(size));
+      }
     }
     pool.free_blocks.clear();
   }

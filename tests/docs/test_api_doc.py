@@ -42,6 +42,8 @@ API_MODULES = {
     "deeplink.dtypes": "deeplink.dtypes",
     "deeplink.ckernel": "deeplink.ckernel",
     "deeplink.opset": "deeplink.opset",
+    "deeplink.contract": "deeplink.contract",
+    "deeplink.extras": "deeplink.extras",
 }
 
 #: Modules under deeplink/ that are not Python API, and where they are documented instead.
@@ -52,6 +54,12 @@ INTERNAL = {
     "models": "tiny transformers models for `deeplink demo` and the tests",
     "scaffold": "what `deeplink new-backend` writes; `generate` is shown in docs/plugins.md",
     "data": "data files, not a module (deeplink/data/README.md)",
+    "device_index": "the device-argument helper of torch.deeplink",
+    "device_memory": "part of torch.deeplink (its section of docs/api.md)",
+    "device_random": "part of torch.deeplink (its section of docs/api.md)",
+    "device_streams": "part of torch.deeplink (its section of docs/api.md)",
+    "process_sharing": "the torch.multiprocessing reducer for deeplink storages (docs/device.md)",
+    "compile": "torch.compile integration; the vendor hook is Backend.compile_graph (docs/compile.md)",
 }
 
 _TYPING_MODULES = {"typing", "__future__", "typing_extensions", "collections.abc"}
