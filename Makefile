@@ -41,6 +41,7 @@ test-slow: setup chromium
 bench: setup
 	$(BIN)/python benchmarks/bench_device.py
 	$(BIN)/python benchmarks/bench_profiler.py
+	$(BIN)/python benchmarks/bench_distributed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -24,6 +24,10 @@ class CpuBackend(Backend):
         from .kernels import cpu_kernels
         return cpu_kernels()
 
+    def collectives(self):
+        from .collectives import make_collectives
+        return make_collectives()
+
     def compile_graph(self, gm, example_inputs):
         """torch.compile(..., backend="deeplink"): each AOTAutograd graph compiled by Inductor for the
         CPU and run on zero-copy CPU views of deeplink memory (docs/compile.md)."""
