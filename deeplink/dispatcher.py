@@ -48,8 +48,8 @@ def has_cpu_kernel(op_name: str) -> bool:
 
 
 def decomposition_for(op_name: str):
-    """A decomposition for a functional overload (torch._decomp's, else deeplink's own for
-    CUDA-only ops ATen's composites reach, deeplink/decompositions/), or None. Out= and in-place
+    """A decomposition for a functional overload (deeplink's own, deeplink/decompositions/, else
+    torch._decomp's), or None. Out= and in-place
     overloads are not decomposed: their reference decompositions re-check devices and re-enter
     their own functional form; the functional form decomposes instead."""
     from torch._decomp import decomposition_table
@@ -58,7 +58,7 @@ def decomposition_for(op_name: str):
     op = op_overload(op_name)
     if op is None or op._schema.is_mutable:
         return None
-    return decomposition_table.get(op) or DECOMPOSITIONS.get(op_name)
+    return DECOMPOSITIONS.get(op_name) or decomposition_table.get(op)
 
 
 
