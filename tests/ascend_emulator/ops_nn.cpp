@@ -1,8 +1,11 @@
-// Matrix multiplication, normalisation, loss, activation-backward and random-number aclnn
-// operators of the emulator.
+// Matrix multiplication, convolution, normalisation, loss, activation-backward, histogram and
+// random-number aclnn operators of the emulator.
 #include "emu_aten.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+
+#include <array>
+#include <optional>
 
 using namespace ascend_emu;
 
@@ -163,6 +166,73 @@ ACLNN_OP(aclnnThresholdBackward, (const aclTensor* gradOutput, const aclTensor* 
   require_dtype("gradOutput", g, kNumeric);
   return plan({&g, &x, &o}, [=](bool meta) {
     emit("out", view(o, meta), at::threshold_backward(view(g, meta), view(x, meta), to_scalar(th)));
+  });
+})
+
+// Convolution (1-D to 3-D, transposed, grouped), as CANN documents aclnnConvolution and
+// aclnnConvolutionBackward; biasSizes says whether (and how big) the bias gradient is.
+ACLNN_OP(aclnnConvolution, (const aclTensor* input, const aclTensor* weight, const aclTensor* bias,
+                            const aclIntArray* stride, const aclIntArray* padding, const aclIntArray* dilation,
+                            bool transposed, const aclIntArray* outputPadding, int64_t groups, aclTensor* output,
+                            int8_t cubeMathType), {
+  TensorDesc x = tensor_arg(input, "input"), w = tensor_arg(weight, "weight"), b = tensor_arg(bias, "bias", true);
+  TensorDesc o = tensor_arg(output, "output");
+  std::vector<int64_t> st = int_array_arg(stride, "stride"), pd = int_array_arg(padding, "padding");
+  std::vector<int64_t> dl = int_array_arg(dilation, "dilation"), op = int_array_arg(outputPadding, "outputPadding");
+  require_dtype("input", x, kFloats);
+  require_dtype("weight", w, kFloats);
+  require(x.dims.size() >= 3 && x.dims.size() <= 5, "input must be 3-D to 5-D (N, C, spatial...)");
+  require(groups >= 1, "groups must be positive");
+  check_cube(cubeMathType);
+  return plan({&x, &w, &b, &o}, [=](bool meta) {
+    emit("output", view(o, meta),
+         at::convolution(view(x, meta), view(w, meta), view(b, meta), st, pd, dl, transposed, op, groups));
+  }, kMatmulWorkspace);
+})
+
+ACLNN_OP(aclnnConvolutionBackward, (const aclTensor* gradOutput, const aclTensor* input, const aclTensor* weight,
+                                    const aclIntArray* biasSizes, const aclIntArray* stride,
+                                    const aclIntArray* padding, const aclIntArray* dilation, bool transposed,
+                                    const aclIntArray* outputPadding, int groups, const aclBoolArray* outputMask,
+                                    int8_t cubeMathType, aclTensor* gradInput, aclTensor* gradWeight,
+                                    aclTensor* gradBias), {
+  TensorDesc g = tensor_arg(gradOutput, "gradOutput"), x = tensor_arg(input, "input"), w = tensor_arg(weight, "weight");
+  TensorDesc gi = tensor_arg(gradInput, "gradInput", true), gw = tensor_arg(gradWeight, "gradWeight", true);
+  TensorDesc gb = tensor_arg(gradBias, "gradBias", true);
+  std::vector<int64_t> bs = int_array_arg(biasSizes, "biasSizes"), st = int_array_arg(stride, "stride");
+  std::vector<int64_t> pd = int_array_arg(padding, "padding"), dl = int_array_arg(dilation, "dilation");
+  std::vector<int64_t> op = int_array_arg(outputPadding, "outputPadding");
+  std::vector<bool> mask = bool_array_arg(outputMask, "outputMask");
+  require(mask.size() == 3, "outputMask must have 3 elements");
+  require(!mask[0] || present(gi), "outputMask[0] is set but gradInput is null");
+  require(!mask[1] || present(gw), "outputMask[1] is set but gradWeight is null");
+  require(!mask[2] || (present(gb) && !bs.empty()), "outputMask[2] is set but gradBias or biasSizes is missing");
+  require_dtype("gradOutput", g, kFloats);
+  check_cube(cubeMathType);
+  return plan({&g, &x, &w, &gi, &gw, &gb}, [=](bool meta) {
+    std::array<bool, 3> mk{mask[0], mask[1], mask[2]};
+    std::optional<at::IntArrayRef> bias_sizes;
+    if (mask[2]) bias_sizes = bs;
+    auto res = at::convolution_backward(view(g, meta), view(x, meta), view(w, meta), bias_sizes, st, pd, dl,
+                                        transposed, op, groups, mk);
+    if (mask[0]) emit("gradInput", view(gi, meta), std::get<0>(res));
+    if (mask[1]) emit("gradWeight", view(gw, meta), std::get<1>(res));
+    if (mask[2]) emit("gradBias", view(gb, meta), std::get<2>(res));
+  }, kMatmulWorkspace);
+})
+
+// Histogram with `bins` equal bins over [min, max] (min == max: the data's range); values outside
+// are ignored. Integer inputs are binned exactly (in double), as the device does.
+ACLNN_OP(aclnnHistc, (const aclTensor* self, int64_t bins, const aclScalar* min, const aclScalar* max, aclTensor* out), {
+  TensorDesc s = tensor_arg(self, "self"), o = tensor_arg(out, "out");
+  ScalarValue lo = scalar_arg(min, "min"), hi = scalar_arg(max, "max");
+  require_dtype("self", s, kNumeric);
+  require(bins > 0, "bins must be positive");
+  return plan({&s, &o}, [=](bool meta) {
+    at::Tensor x = view(s, meta);
+    at::Tensor wide = x.is_floating_point() && x.scalar_type() != at::kHalf && x.scalar_type() != at::kBFloat16
+                          ? x : x.to(at::kDouble);
+    emit("out", view(o, meta), at::histc(wide, bins, to_scalar(lo), to_scalar(hi)).to(x.scalar_type()));
   });
 })
 

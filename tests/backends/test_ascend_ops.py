@@ -130,6 +130,17 @@ def _sample_table():
     add("bmm", lambda d: ((r(2, 8, 16, dtype=d), r(2, 16, 4, dtype=d)), {}), fl)
     add("addmm", lambda d: ((r(4, dtype=d), r(8, 16, dtype=d), r(16, 4, dtype=d)), {"beta": 0.5, "alpha": 2.0}), fl)
     add("baddbmm", lambda d: ((r(2, 8, 4), r(2, 8, 16), r(2, 16, 4)), {"alpha": 0.5}))
+    # convolution: 1-D with bias and stride, 2-D grouped without bias, 2-D transposed; backward
+    # with and without the bias gradient
+    add("convolution", lambda d: ((r(2, 4, 9, dtype=d), r(6, 4, 3, dtype=d), r(6, dtype=d), [2], [1], [1], False, [0], 1),
+                                  {}), fl)
+    add("convolution", lambda d: ((r(1, 4, 6, 5), r(4, 2, 3, 3), None, [1, 1], [1, 0], [1, 2], False, [0, 0], 2), {}))
+    add("convolution", lambda d: ((r(1, 3, 4, 4), r(3, 2, 2, 2), r(2), [2, 2], [0, 0], [1, 1], True, [1, 0], 1), {}))
+    add("convolution_backward", lambda d: ((r(2, 6, 5), r(2, 4, 9), r(6, 4, 3), [6], [2], [1], [1], False, [0], 1,
+                                            [True, True, True]), {}))
+    add("convolution_backward", lambda d: ((r(1, 4, 6, 1), r(1, 4, 6, 5), r(4, 2, 3, 3), None, [1, 1], [1, 0], [1, 2],
+                                            False, [0, 0], 2, [True, True, False]), {}))
+    add("histc", lambda d: ((r(50), 7, -1.0, 1.0), {}))  # integer inputs: test_integer_histc_counts_exactly
     # normalisation and losses
     add("native_layer_norm", lambda d: ((r(4, 6, 16, dtype=d), [16], r(16, dtype=d), r(16, dtype=d), 1e-5), {}), fl)
     add("native_layer_norm_backward", lambda d: _layer_norm_backward(d), fl)
@@ -218,6 +229,20 @@ def test_op_matches_cpu(name, build, dtype):
             assert has_kernel(name, "CompositeImplicitAutograd"), f"{name} never reached the backend"
         assert not deeplink.fallback_stats(), deeplink.fallback_stats()
         _compare(got, expected, dtype, acc_dtype_ok=name == "native_layer_norm")
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int64, torch.uint8])
+def test_integer_histc_counts_exactly(dtype):
+    """Mixture-of-experts routing counts expert indices with histc on integer tensors (which CUDA
+    and aclnnHistc take and ATen CPU does not): the counts equal float64 binning's."""
+    import deeplink
+    experts = ri(6, 40).to(dtype)
+    expected = torch.histc(experts.double(), bins=6, min=0, max=5).to(dtype)
+    with on_ascend():
+        deeplink.reset_op_stats()
+        got = torch.histc(experts.to("deeplink"), bins=6, min=0, max=5)
+        assert deeplink.op_stats()["histc"]["native"] == 1
+    assert got.dtype == dtype and torch.equal(got.cpu(), expected)
 
 
 def test_softmax_half_to_float_casts_on_the_device():

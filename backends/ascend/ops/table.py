@@ -96,6 +96,11 @@ def no_complex(b):
     return any(isinstance(v, torch.Tensor) and v.is_complex() for v in b.args.values())
 
 
+def bias_sizes(b):
+    """aclnnConvolutionBackward's biasSizes: the bias length when its gradient is wanted, else empty."""
+    return list(b.args["bias_sizes"]) if b.args.get("bias_sizes") is not None else []
+
+
 def _refs(*refs):
     return tuple(refs)
 
@@ -288,6 +293,16 @@ def _reductions():
 def _nn():
     return [
         Op("mm", "aclnnMm", _refs(T("self"), T("mat2"), OUT(), I8(fn=cube)), FLOATS_NO_F64),
+        # claimed at aten::convolution (whose meta kernel gives the output shape), so ATen's
+        # convolution_overrideable hook is never reached
+        Op("convolution", "aclnnConvolution",
+           _refs(T("input"), T("weight"), T("bias", optional=True), IA("stride"), IA("padding"), IA("dilation"),
+                 B("transposed"), IA("output_padding"), I64("groups"), OUT(), I8(fn=cube)), FLOATS_NO_F64),
+        Op("convolution_backward", "aclnnConvolutionBackward",
+           _refs(T("grad_output"), T("input"), T("weight"), IA(fn=bias_sizes), IA("stride"), IA("padding"),
+                 IA("dilation"), B("transposed"), IA("output_padding"), I32("groups"), BA("output_mask"), I8(fn=cube),
+                 OUT(0, optional=True), OUT(1, optional=True), OUT(2, optional=True)), FLOATS_NO_F64),
+        Op("histc", "aclnnHistc", _refs(T("self"), I64("bins"), S("min"), S("max"), OUT()), NUMERIC),
         Op("bmm", "aclnnBatchMatMul", _refs(T("self"), T("mat2"), OUT(), I8(fn=cube)), FLOATS_NO_F64),
         Op("addmm", "aclnnAddmm", _refs(T("self"), T("mat1"), T("mat2"), S("beta"), S("alpha"), OUT(), I8(fn=cube)), FLOATS_NO_F64),
         Op("baddbmm", "aclnnBaddbmm", _refs(T("self"), T("batch1"), T("batch2"), S("beta"), S("alpha"), OUT(),
