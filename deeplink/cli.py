@@ -87,7 +87,9 @@ def cmd_ops(args) -> int:
     from deeplink.opset.listing import run_ops_command
     name = args.backend or dl.current_backend()
     dl._registry.get(name)  # unknown names fail with the list of known ones
-    return run_ops_command(args, {name: functools.partial(dl.route_of, backend=name)})
+    from deeplink.dispatcher import widened_dtypes
+    return run_ops_command(args, {name: functools.partial(dl.route_of, backend=name)},
+                           widened_of={name: functools.partial(widened_dtypes, backend=name)})
 
 
 # ---------------------------------------------------------------- demo

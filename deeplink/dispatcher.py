@@ -13,7 +13,7 @@ import threading
 import torch
 
 from . import registry
-from .dtypes import COMPUTE
+from .dtypes import COMPUTE, SCALAR_TYPES
 from .kernels import Passthrough, PythonKernel
 from .opset.names import exists, from_op, has_kernel, op_overload
 
@@ -114,6 +114,9 @@ def classify(rec, op_name: str):
     kernels = rec.kernels()
     kernel = kernels.get(op_name) if hasattr(kernels, "get") else None
     if isinstance(kernel, Passthrough):
+        if kernel.upcast:
+            return "passthrough", (kernel.device, tuple((SCALAR_TYPES.index(a), SCALAR_TYPES.index(b))
+                                                        for a, b in kernel.upcast))
         return "passthrough", kernel.device
     if isinstance(kernel, PythonKernel):
         return "python", _with_dtype_check(kernel)
@@ -140,6 +143,17 @@ def route_of(op_name: str, backend: str | None = None) -> str:
         return "native"
     kind, _ = classify(rec, op_name)
     return {"passthrough": "native", "python": "native"}.get(kind, kind)
+
+
+def widened_dtypes(op_name: str, backend: str | None = None) -> dict:
+    """{dtype the backend's ATen kernel lacks: dtype it computes in} for op_name (empty when none):
+    calls in those dtypes run natively, widened and cast back (Passthrough.upcast)."""
+    rec = registry.get(backend) if backend else registry.active()
+    if not rec.available:
+        return {}
+    kernels = rec.kernels()
+    kernel = kernels.get(op_name) if hasattr(kernels, "get") else None
+    return dict(kernel.upcast) if isinstance(kernel, Passthrough) else {}
 
 
 # Kernels the shim registers for every backend (csrc/shim/native_kernels.cpp).

@@ -2,10 +2,11 @@
 
 A backend's `kernels()` maps aten overload names ("add.Tensor", "mm", "_softmax") to one of:
 
-* `Passthrough(device)`: re-dispatch to ATen's own kernel for `device` ("cpu" or "cuda") on
-  zero-copy views of the same memory. Only for backends whose memory that ATen device can address
-  directly (the CPU reference backend: host memory; the CUDA backend: CUDA memory). Runs entirely
-  in C++, so it adds little latency. backends/_aten/kernels.py lists all of an ATen device's ops.
+* `Passthrough(device, upcast=())`: re-dispatch to ATen's own kernel for `device` ("cpu" or "cuda")
+  on zero-copy views of the same memory (`upcast`: dtypes the kernel lacks, computed wider). Only
+  for backends whose memory that ATen device can address directly (the CPU reference backend:
+  host memory; the CUDA backend: CUDA memory). Runs entirely in C++, so it adds little latency.
+  backends/_aten/kernels.py lists all of an ATen device's ops.
 * `PythonKernel(fn)`: `fn` is called with the op's arguments (deeplink tensors, keyword-only
   arguments as keywords) below autograd, and returns what the aten schema returns. Tensors it
   allocates with `device="deeplink"` come from the backend's runtime.
@@ -26,6 +27,9 @@ import torch
 @dataclass(frozen=True)
 class Passthrough:
     device: str = "cpu"
+    #: (dtype, wider dtype) pairs: calls in a dtype the ATen kernel lacks (but CUDA has) run in the
+    #: wider dtype, results cast back to what CUDA returns (csrc/shim/upcast.cpp).
+    upcast: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@
 #include "device_state.h"
 #include "generator.h"
 #include "profiler.h"
+#include "upcast.h"
 #include "runtime.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -44,6 +45,7 @@ struct Route {
   Kind kind = Kind::Missing;
   Policy policy = Policy::Warn;
   c10::DeviceType passthrough = c10::DeviceType::CPU;
+  UpcastPairs upcasts;     // passthrough: dtypes the ATen kernel lacks, run in a wider dtype
   PyObject* fn = nullptr;  // python / decomposed kernel (strong reference)
   std::string message;     // missing: why
   OpCounters* counters = nullptr;
@@ -114,8 +116,17 @@ void resolve_into(Route* r, const c10::FunctionSchema& schema, uint64_t gen) {
   if (r->fn) Py_DECREF(r->fn);
   r->fn = nullptr;
   r->message.clear();
+  r->upcasts.clear();
   if (r->kind == Kind::Passthrough) {
-    r->passthrough = res[1].cast<std::string>() == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
+    // payload: "cpu" | "cuda", or (device, ((lacking dtype, computed in) as c10::ScalarType codes, ...))
+    py::object p = res[1];
+    if (py::isinstance<py::tuple>(p)) {
+      for (py::handle pair : p.cast<py::tuple>()[1].cast<py::tuple>())
+        r->upcasts.emplace_back(static_cast<c10::ScalarType>(pair.cast<py::tuple>()[0].cast<int>()),
+                                static_cast<c10::ScalarType>(pair.cast<py::tuple>()[1].cast<int>()));
+      p = p.cast<py::tuple>()[0];
+    }
+    r->passthrough = p.cast<std::string>() == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
   } else if (r->kind == Kind::Python || r->kind == Kind::Decomposed) {
     r->fn = res[1].ptr();
     Py_INCREF(r->fn);
@@ -408,6 +419,8 @@ void move_cpu_indices(const c10::OperatorHandle& op, const Route& r, torch::jit:
 void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r, int backend) {
   const size_t start = stack->size() - op.schema().arguments().size();
   const c10::DeviceType aten = r.passthrough;
+  std::optional<UpcastPlan> widened;
+  if (!r.upcasts.empty()) widened = widen_arguments(op.schema(), r.upcasts, r.writes, *stack, start);
   Conversions conv;
   int device = rewrite_args(op, r, *stack, start, backend,
                             aten == c10::DeviceType::CPU ? c10::Device(aten) : c10::Device(aten, current_device()),
@@ -428,6 +441,7 @@ void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, co
   for (const Converted& c : conv)
     if (c.write) sync_back(c.orig, c.alias);
   map_results(op, *stack, conv, backend, device);
+  if (widened) narrow_results(*widened, op.schema(), *stack);
 }
 
 // Copies to and from the CPU are ops too (_to_copy, copy_): a backend whose copy kernel declines

@@ -18,6 +18,7 @@ import json
 import sys
 from typing import Callable, Mapping, TextIO, Union
 
+from ..dtypes import short_name
 from .model import OpSet
 from .tiers import ALL, TIERS
 
@@ -50,8 +51,13 @@ def _status(fn: StatusOf, op: str, backend: str) -> str:
     return status
 
 
-def collect_ops(opset: OpSet, tier: str, status_of: Mapping[str, StatusOf]) -> dict:
-    """The listing as a JSON-ready dict (what `--json` prints)."""
+WidenedOf = Callable[[str], dict]
+
+
+def collect_ops(opset: OpSet, tier: str, status_of: Mapping[str, StatusOf],
+                widened_of: Mapping[str, WidenedOf] | None = None) -> dict:
+    """The listing as a JSON-ready dict (what `--json` prints). `widened_of`, per backend, gives
+    an op's {dtype its kernel lacks: dtype it computes in} (native, computed wider)."""
     entries = opset.tier(tier)
     backends = list(status_of)
     totals = {b: dict.fromkeys(STATUSES, 0) for b in backends}
@@ -60,11 +66,16 @@ def collect_ops(opset: OpSet, tier: str, status_of: Mapping[str, StatusOf]) -> d
         statuses = {b: _status(fn, e.name, b) for b, fn in status_of.items()}
         for b, s in statuses.items():
             totals[b][s] += 1
-        ops.append({"op": e.name, "schema": e.schema, "kind": e.kind, "tags": list(e.tags),
-                    "tiers": list(e.tiers), "cuda_kernel": e.cuda_kernel,
-                    "cuda_kernel_source": e.cuda_kernel_source, "composite": e.composite,
-                    "cuda_dtypes": list(e.cuda_dtypes) if e.cuda_dtypes is not None else "unknown",
-                    "status": statuses})
+        entry = {"op": e.name, "schema": e.schema, "kind": e.kind, "tags": list(e.tags),
+                 "tiers": list(e.tiers), "cuda_kernel": e.cuda_kernel,
+                 "cuda_kernel_source": e.cuda_kernel_source, "composite": e.composite,
+                 "cuda_dtypes": list(e.cuda_dtypes) if e.cuda_dtypes is not None else "unknown",
+                 "status": statuses}
+        widened = {b: {short_name(k): short_name(v) for k, v in fn(e.name).items()}
+                   for b, fn in (widened_of or {}).items() if statuses.get(b) == "native"}
+        if any(widened.values()):
+            entry["widened"] = {b: w for b, w in widened.items() if w}
+        ops.append(entry)
     listed = {e.name for e in entries}
     return {
         "schema_version": JSON_SCHEMA_VERSION,
@@ -103,6 +114,13 @@ def render_table(doc: dict) -> str:
         native = doc["totals"][b]["native"]
         share = f" ({100.0 * native / doc['count']:.1f}% native)" if doc["count"] else ""
         lines.append(f"totals {b}: {counts}{share}")
+    widened = [(o["op"], b, w) for o in doc["ops"] for b, w in o.get("widened", {}).items()]
+    if widened:
+        lines.append(f"computed in a wider dtype (the backend's ATen kernel lacks the dtype, CUDA has it; results are "
+                     f"cast back): {len(widened)} ops")
+        for op, b, w in widened:
+            pairs = ", ".join(f"{src}->{dst}" for src, dst in w.items())
+            lines.append(f"  {b}: {op}: {pairs}")
     if doc["disagreements"]:
         lines.append(f"note: for {len(doc['disagreements'])} listed ops the torch wheel's yaml disagrees "
                      f"with the CUDA reference data (see --json): "
@@ -112,14 +130,16 @@ def render_table(doc: dict) -> str:
 
 
 def run_ops_command(args: argparse.Namespace, status_of: StatusSource, *,
-                    out: TextIO | None = None, opset: OpSet | None = None) -> int:
-    """Print the listing for parsed `args`; `status_of` is one callable or {backend name: callable}."""
+                    out: TextIO | None = None, opset: OpSet | None = None,
+                    widened_of: Mapping[str, WidenedOf] | None = None) -> int:
+    """Print the listing for parsed `args`; `status_of` is one callable or {backend name: callable};
+    `widened_of` (optional) the same for the dtypes each op computes wider."""
     if opset is None:
         from .cache import load_opset
         opset = load_opset()
     sources = dict(status_of) if isinstance(status_of, Mapping) else \
         {getattr(args, "backend", None) or "active": status_of}
-    doc = collect_ops(opset, getattr(args, "tier", ALL), sources)
+    doc = collect_ops(opset, getattr(args, "tier", ALL), sources, widened_of)
     out = out or sys.stdout
     if getattr(args, "json", False):
         json.dump(doc, out, indent=1)
