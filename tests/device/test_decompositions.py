@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import deeplink
+from backend_scope import on_backend
 from deeplink.decompositions.selection import histc, masked_select
 from deeplink.decompositions.statistics import var, var_mean, weight_norm_interface_backward
 
@@ -71,13 +72,8 @@ def test_weight_norm_gradient_matches_autograd(dim):
 @pytest.fixture
 def onnxruntime_no_fallback():
     pytest.importorskip("onnxruntime")
-    previous, mode = deeplink.current_backend(), deeplink.fallback_mode()
-    deeplink.use("onnxruntime")
-    deeplink.set_fallback_mode("error")
-    deeplink.reset_op_stats()
-    yield
-    deeplink.set_fallback_mode(mode)
-    deeplink.use(previous)
+    with on_backend("onnxruntime"):
+        yield
 
 
 def test_decomposed_on_a_backend_without_the_ops(onnxruntime_no_fallback):

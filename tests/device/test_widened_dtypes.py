@@ -9,19 +9,15 @@ import pytest
 import torch
 
 import deeplink
+from backend_scope import on_backend
 from deeplink.dispatcher import widened_dtypes
 from deeplink.opset.listing import add_ops_arguments, run_ops_command
 
 
 @pytest.fixture(autouse=True)
 def cpu_backend_no_fallback():
-    previous, mode = deeplink.current_backend(), deeplink.fallback_mode()
-    deeplink.use("cpu")
-    deeplink.set_fallback_mode("error")
-    deeplink.reset_op_stats()
-    yield
-    deeplink.set_fallback_mode(mode)
-    deeplink.use(previous)
+    with on_backend("cpu"):
+        yield
 
 
 def _native(op):

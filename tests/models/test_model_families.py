@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import deeplink
-
+from backend_scope import on_backend
 from families import FAMILIES, train
 
 pytest.importorskip("transformers")
@@ -40,7 +40,7 @@ ALLOWED_FALLBACKS = {
 }
 
 
-def _activate(backend: str):
+def _register(backend: str):
     if backend == "onnxruntime":
         pytest.importorskip("onnxruntime")
     if backend == "ascend":
@@ -53,7 +53,6 @@ def _activate(backend: str):
         if rec is None or not rec.available:
             rec = deeplink.register_backend(AscendBackend(home=str(build())))
         assert rec.available, rec.reason
-    deeplink.use(backend)
 
 
 @functools.lru_cache(maxsize=None)
@@ -64,28 +63,17 @@ def _cpu_run(family: str):
     return initial, batch, train(model, batch, "cpu", STEPS)
 
 
-@pytest.fixture
-def on_backend(request):
-    previous, mode = deeplink.current_backend(), deeplink.fallback_mode()
-    yield
-    deeplink.set_fallback_mode(mode)
-    deeplink.use(previous)
-
-
 @pytest.mark.parametrize("family", list(FAMILIES))
 @pytest.mark.parametrize("backend", ["cpu", pytest.param("onnxruntime", marks=pytest.mark.slow), "ascend"])
-def test_two_adamw_steps_match_cpu(backend, family, on_backend):
+def test_two_adamw_steps_match_cpu(backend, family):
     initial, batch, (cpu_losses, cpu_params) = _cpu_run(family)
     allowed = ALLOWED_FALLBACKS.get((backend, family), {})
-    _activate(backend)
-    deeplink.set_fallback_mode("silent" if allowed else "error")
-    deeplink.reset_op_stats()
-    with warnings.catch_warnings():
+    _register(backend)
+    with on_backend(backend, "silent" if allowed else "error"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         losses, params = train(copy.deepcopy(initial), batch, "deeplink", STEPS)
-    fell_back = deeplink.fallback_stats()
+        fell_back, stats = deeplink.fallback_stats(), deeplink.op_stats()
     assert set(fell_back) <= set(allowed), f"unexpected CPU fallbacks on {backend}: {fell_back}"
-    stats = deeplink.op_stats()
     assert sum(s["native"] + s["decomposed"] for s in stats.values()) > 100  # it really ran on the device
     torch.testing.assert_close(torch.tensor(losses), torch.tensor(cpu_losses), rtol=1e-5, atol=1e-5)
     # Adam moves every element by up to lr per step whatever the gradient's size, so elements
