@@ -19,8 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEVICES = ("cpu", "deeplink")
-# the device suffix instantiate_device_type_tests appends, before an optional dtype suffix
-_SUFFIX = re.compile(r"_(cpu|deeplink)(_[a-z]+[0-9]*)?$")
+# the device suffix instantiate_device_type_tests appends, then an optional dtype suffix (a dtype's
+# name, so that a test named "..._like_cpu" keeps its own "_cpu")
+_SUFFIX = re.compile(r"_(cpu|deeplink)(_(?:bool|u?int[0-9]+|b?float[0-9]+|complex[0-9]+|half|chalf))?$")
 
 
 def _outcome(case) -> str:
