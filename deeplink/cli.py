@@ -5,6 +5,8 @@
     deeplink demo [--model llama|gpt2] [--steps N] [--backend B]
     deeplink conformance run|record|diff|trace ...
     deeplink new-backend NAME --out DIR
+    deeplink build [--force]               compile the C++ shim now (else the first import does)
+    deeplink doctor                        what this machine lacks for deeplink, one line each
 """
 from __future__ import annotations
 
@@ -40,7 +42,10 @@ def cmd_info(args) -> int:
     backends = dl.list_backends()
     for b in backends:
         if b["available"]:
-            b["ops"] = tier_counts(b["name"])
+            try:
+                b["ops"] = tier_counts(b["name"])
+            except dl._registry.BackendFailed as e:  # its kernels() raised: now unavailable, say why
+                b.update(available=False, reason=str(e))
     info = {"deeplink": dl.__version__, "torch": torch.__version__, "active_backend": dl.current_backend(),
             "fallback_mode": dl.fallback_mode(), "devices": torch.deeplink.device_count(), "backends": backends}
     if args.json:
@@ -106,6 +111,27 @@ def cmd_demo(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- build, doctor
+def cmd_build(args) -> int:
+    from deeplink import _build
+    folder = _build.build_dir()
+    if not args.force and _build.validate(folder) is None:
+        print(f"deeplink: the shim is already built: {folder} (--force rebuilds it)")
+        return 0
+    try:
+        _build.build(folder, force=args.force)
+    except _build.ShimBuildError as e:
+        print(f"deeplink build: {e}", file=sys.stderr)
+        return 1
+    print(f"deeplink: shim ready: {folder}")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from deeplink.doctor import run
+    return run()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="deeplink", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +141,11 @@ def main(argv=None) -> int:
     from deeplink.opset.listing import add_ops_arguments
     p = add_ops_arguments(sub.add_parser("ops", help="ops of a tier and how a backend runs them"))
     p.set_defaults(fn=cmd_ops)
+    p = sub.add_parser("build", help="compile the C++ shim ahead of time, with progress")
+    p.add_argument("--force", action="store_true", help="rebuild even when a valid build is cached")
+    p.set_defaults(fn=cmd_build)
+    p = sub.add_parser("doctor", help="what this machine lacks for deeplink (compiler, ninja, headers, extras)")
+    p.set_defaults(fn=cmd_doctor)
     p = sub.add_parser("demo", help="train a tiny model on the deeplink device")
     p.add_argument("--model", choices=["llama", "gpt2"], default="llama")
     p.add_argument("--steps", type=int, default=5)

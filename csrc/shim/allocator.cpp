@@ -5,9 +5,11 @@
 
 #include <c10/core/CPUAllocator.h>
 
+#include <cstddef>
 #include <map>
 #include <mutex>
-#include <unordered_map>
+#include <sstream>
+#include <unordered_set>
 #include <vector>
 
 namespace deeplink {
@@ -22,6 +24,11 @@ struct Adopted : OwnerTag {
   c10::intrusive_ptr<c10::StorageImpl> source;
 };
 
+// The runtime's memory is trusted only this far: a pointer must be non-NULL, aligned like
+// malloc's, and not one the runtime already gave out (a vendor bug that would make two tensors
+// share memory).
+constexpr uintptr_t kAlignment = alignof(std::max_align_t);
+
 // Sizes are rounded so that a training loop's repeating shapes hit the cache: 512 B steps up to
 // 1 MiB, 128 KiB steps above. Only exact rounded sizes are reused (predictable, no splitting).
 size_t round_size(size_t n) {
@@ -30,27 +37,45 @@ size_t round_size(size_t n) {
   return (n + kStep - 1) / kStep * kStep;
 }
 
+// One per (backend, device). Every pointer the runtime gave out is in exactly one of: `live`
+// (held by a storage), `free_blocks` (cached for reuse), `unfreed` (its runtime free failed; retried
+// by empty_cache). Runtime calls are made outside the mutex: a Python runtime may run arbitrary
+// Python, which may free tensors, which comes back here.
+struct Unfreed {
+  void* ptr;
+  size_t size;
+  bool reserved;  // counted in the reserved bytes (a refused pointer never was)
+};
+
 struct Pool {
   std::mutex mutex;
   std::map<size_t, std::vector<void*>> free_blocks;
+  std::unordered_set<void*> live, cached;
+  std::vector<Unfreed> unfreed;
 };
 
 std::mutex g_pools_mutex;
-std::map<std::pair<int, int>, Pool> g_pools;   // by (backend, device)
+std::map<std::pair<int, int>, Pool> g_pools;   // by (backend, device); std::map nodes are stable
 
 Pool& pool_for(int backend, int device) {
   std::lock_guard<std::mutex> lock(g_pools_mutex);
-  return g_pools[{backend, device}];  // std::map nodes are stable
+  return g_pools[{backend, device}];
 }
 
 // Statistics are updated on every allocation and free (twice per op), so they are lock-free
-// atomics in a fixed table indexed by device.
-constexpr int kMaxDevices = 64;
+// atomics in a fixed table with one row per possible device index (c10::DeviceIndex is 8 bits).
+constexpr int kMaxDevices = 128;
 struct AtomicStats {
   std::atomic<int64_t> allocated{0}, allocated_peak{0}, reserved{0}, reserved_peak{0};
   std::atomic<int64_t> runtime_mallocs{0}, runtime_frees{0}, cache_hits{0}, adopted{0};
 };
 AtomicStats g_stats[kMaxDevices];
+
+AtomicStats& stats_of(int device) {
+  TORCH_CHECK(device >= 0 && device < kMaxDevices, "deeplink: device index ", device, " out of range [0, ",
+              kMaxDevices, ")");
+  return g_stats[device];
+}
 
 void raise_peak(std::atomic<int64_t>& peak, int64_t value) {
   int64_t seen = peak.load(std::memory_order_relaxed);
@@ -60,7 +85,7 @@ void raise_peak(std::atomic<int64_t>& peak, int64_t value) {
 
 void account(int device, int64_t d_alloc, int64_t d_reserved, int64_t mallocs, int64_t frees, int64_t hits,
              int64_t adopted) {
-  AtomicStats& s = g_stats[device & (kMaxDevices - 1)];
+  AtomicStats& s = stats_of(device);
   if (d_alloc) raise_peak(s.allocated_peak, s.allocated.fetch_add(d_alloc, std::memory_order_relaxed) + d_alloc);
   if (d_reserved) raise_peak(s.reserved_peak, s.reserved.fetch_add(d_reserved, std::memory_order_relaxed) + d_reserved);
   if (mallocs) s.runtime_mallocs.fetch_add(mallocs, std::memory_order_relaxed);
@@ -69,21 +94,42 @@ void account(int device, int64_t d_alloc, int64_t d_reserved, int64_t mallocs, i
   if (adopted) s.adopted.fetch_add(adopted, std::memory_order_relaxed);
 }
 
+// Frees a block through the runtime; on failure keeps it for empty_cache to retry and returns the
+// error text (the memory is still the runtime's: reserved stays counted).
+std::string release(int backend, int device, Pool& pool, const Unfreed& block) {
+  try {
+    backend_slot(backend).runtime->free(device, block.ptr);
+    if (block.reserved) account(device, 0, -static_cast<int64_t>(block.size), 0, 1, 0, 0);
+    return "";
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    pool.unfreed.push_back(block);
+    return e.what();
+  }
+}
+
+// The deleter of every block: runs inside storage destructors, so it must never throw.
 void free_block(void* ctx) {
   auto* b = static_cast<Block*>(ctx);
-  const BackendSlot& slot = backend_slot(b->backend);
-  if (slot.runtime->caches()) {
-    slot.runtime->free(b->device, b->ptr);
-    account(b->device, -static_cast<int64_t>(b->size), -static_cast<int64_t>(b->size), 0, 1, 0, 0);
-    delete b;
-    return;
-  }
   Pool& pool = pool_for(b->backend, b->device);
+  const bool runtime_caches = backend_slot(b->backend).runtime->caches();
+  bool cache_it = false;
   {
     std::lock_guard<std::mutex> lock(pool.mutex);
-    pool.free_blocks[b->size].push_back(b->ptr);
+    pool.live.erase(b->ptr);
+    if (!runtime_caches && pool.cached.insert(b->ptr).second) {
+      pool.free_blocks[b->size].push_back(b->ptr);
+      cache_it = true;
+    }
   }
   account(b->device, -static_cast<int64_t>(b->size), 0, 0, 0, 0, 0);
+  if (runtime_caches) {
+    std::string error = release(b->backend, b->device, pool, {b->ptr, b->size, true});
+    if (!error.empty()) TORCH_WARN("deeplink backend '", backend_slot(b->backend).name, "': runtime free failed (",
+                                   error, "); the block is kept and retried by torch.deeplink.empty_cache()");
+  } else if (!cache_it) {
+    TORCH_WARN("deeplink: internal error: block ", b->ptr, " freed twice; ignored");
+  }
   delete b;
 }
 
@@ -109,6 +155,44 @@ DeviceAllocator g_allocator;
 // device's allocator.
 REGISTER_ALLOCATOR(c10::DeviceType::PrivateUse1, &g_allocator);
 
+std::string hex(const void* p) {
+  std::ostringstream os;
+  os << p;
+  return os.str();
+}
+
+// A pointer fresh from runtime malloc, checked (see kAlignment). A bad one is refused with an
+// error naming the backend and the call; a misaligned one is given back to the runtime first.
+void* checked_malloc(const BackendSlot& slot, int backend, int device, size_t size, Pool& pool) {
+  void* p = slot.runtime->malloc(device, size);
+  const char* problem = nullptr;
+  if (p == nullptr) {
+    problem = "returned NULL without reporting an error";
+  } else if (reinterpret_cast<uintptr_t>(p) % kAlignment != 0) {
+    problem = "returned a pointer that is not 16-byte aligned";
+  } else {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    if (pool.live.count(p) || pool.cached.count(p)) problem = "returned memory that is still in use";
+    // A block whose free reported failure but happened after all: it is the runtime's again.
+    for (auto it = pool.unfreed.begin(); it != pool.unfreed.end(); ++it) {
+      if (it->ptr == p) {
+        if (it->reserved) account(device, 0, -static_cast<int64_t>(it->size), 0, 1, 0, 0);
+        pool.unfreed.erase(it);
+        break;
+      }
+    }
+  }
+  if (problem == nullptr) return p;
+  std::string freed;
+  if (p != nullptr && reinterpret_cast<uintptr_t>(p) % kAlignment != 0) {
+    std::string error = release(backend, device, pool, {p, size, false});
+    freed = error.empty() ? " (given back with runtime free)"
+                          : " (giving it back failed too: " + error + "; empty_cache() retries)";
+  }
+  TORCH_CHECK(false, "deeplink backend '", slot.name, "': runtime malloc of ", size, " bytes on device ", device, " ",
+              problem, " (", hex(p), ")", freed, "; the allocation is refused. This is a bug in the backend's runtime.");
+}
+
 }  // namespace
 
 c10::Allocator* device_allocator() { return &g_allocator; }
@@ -116,6 +200,7 @@ c10::Allocator* device_allocator() { return &g_allocator; }
 c10::DataPtr allocate_on(int backend, int device, size_t nbytes) {
   c10::Device dev(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device));
   if (nbytes == 0) return c10::DataPtr(nullptr, dev);
+  stats_of(device);  // validates the index before anything is allocated
   const BackendSlot& slot = backend_slot(backend);
   const bool own_cache = !slot.runtime->caches();
   size_t size = own_cache ? round_size(nbytes) : nbytes;
@@ -127,16 +212,26 @@ c10::DataPtr allocate_on(int backend, int device, size_t nbytes) {
     if (it != pool.free_blocks.end() && !it->second.empty()) {
       p = it->second.back();
       it->second.pop_back();
+      pool.cached.erase(p);
+      pool.live.insert(p);
     }
   }
   if (p) {
     account(device, size, 0, 0, 0, 1, 0);
   } else {
     try {
-      p = slot.runtime->malloc(device, size);
+      p = checked_malloc(slot, backend, device, size, pool);
     } catch (const c10::OutOfMemoryError&) {
-      empty_cache();  // give cached blocks back to the runtime, then retry once
-      p = slot.runtime->malloc(device, size);
+      try {
+        empty_cache();  // give cached blocks back to the runtime, then retry once
+      } catch (const c10::Error&) {
+        // a failing free is reported by an explicit empty_cache(); here only the retry matters
+      }
+      p = checked_malloc(slot, backend, device, size, pool);
+    }
+    {
+      std::lock_guard<std::mutex> lock(pool.mutex);
+      pool.live.insert(p);
     }
     account(device, size, size, 1, 0, 0, 0);
   }
@@ -167,7 +262,7 @@ const OwnerTag* owner_of(const c10::DataPtr& ptr) {
 }
 
 MemoryStats memory_stats(int device) {
-  const AtomicStats& a = g_stats[device & (kMaxDevices - 1)];
+  const AtomicStats& a = stats_of(device);
   MemoryStats s;
   s.allocated = a.allocated;
   s.allocated_peak = a.allocated_peak;
@@ -181,22 +276,43 @@ MemoryStats memory_stats(int device) {
 }
 
 void reset_peak_stats(int device) {
-  AtomicStats& s = g_stats[device & (kMaxDevices - 1)];
+  AtomicStats& s = stats_of(device);
   s.allocated_peak = s.allocated.load();
   s.reserved_peak = s.reserved.load();
 }
 
 void empty_cache() {
-  std::lock_guard<std::mutex> lock(g_pools_mutex);
-  for (auto& [key, pool] : g_pools) {
-    std::lock_guard<std::mutex> plock(pool.mutex);
-    const BackendSlot& slot = backend_slot(key.first);
-    for (auto& [size, ptrs] : pool.free_blocks) {
-      for (void* p : ptrs) slot.runtime->free(key.second, p);
-      account(key.second, 0, -static_cast<int64_t>(size * ptrs.size()), 0, ptrs.size(), 0, 0);
-    }
-    pool.free_blocks.clear();
+  std::vector<std::pair<std::pair<int, int>, Pool*>> pools;
+  {
+    std::lock_guard<std::mutex> lock(g_pools_mutex);
+    for (auto& [key, pool] : g_pools) pools.emplace_back(key, &pool);
   }
+  std::string first_error, backend_name;
+  size_t failed = 0;
+  for (auto& [key, pool] : pools) {
+    // Take the blocks out first (each leaves the cache before its free is tried, so a failure
+    // part-way never leaves a freed block cached), then free them without holding the lock.
+    std::vector<Unfreed> blocks;
+    {
+      std::lock_guard<std::mutex> lock(pool->mutex);
+      for (auto& [size, ptrs] : pool->free_blocks)
+        for (void* p : ptrs) blocks.push_back({p, size, true});
+      pool->free_blocks.clear();
+      pool->cached.clear();
+      blocks.insert(blocks.end(), pool->unfreed.begin(), pool->unfreed.end());
+      pool->unfreed.clear();
+    }
+    for (const Unfreed& block : blocks) {
+      std::string error = release(key.first, key.second, *pool, block);
+      if (!error.empty() && failed++ == 0) {
+        first_error = error;
+        backend_name = backend_slot(key.first).name;
+      }
+    }
+  }
+  TORCH_CHECK(failed == 0, "deeplink backend '", backend_name, "': runtime free failed for ", failed,
+              " cached block(s) in empty_cache() (first error: ", first_error, "). They stay reserved and are "
+              "retried by the next torch.deeplink.empty_cache().");
 }
 
 }  // namespace deeplink
