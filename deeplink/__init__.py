@@ -60,6 +60,7 @@ def list_backends() -> list[dict]:
     for rec in _registry.records():
         out.append({
             "name": rec.name, "available": rec.available, "reason": rec.reason, "source": rec.source,
+            "package": rec.package,
             "version": rec.attr("version"), "description": rec.attr("description", ""),
             "priority": rec.priority if rec.backend else None, "verified_on": rec.attr("verified_on"),
             "details": dict(rec.availability.details),

@@ -10,9 +10,9 @@ Plugins are isolated (docs/reliability.md): anything a plugin raises -- any Base
 SystemExit and KeyboardInterrupt included -- from its import, construction, probe(), runtime()
 or kernels() marks that plugin unavailable with the error, which `deeplink info` shows; it never
 breaks `import deeplink` or another backend, and when the default backend fails to activate the
-next available one is used. probe() runs under a time budget (DEEPLINK_PROBE_TIMEOUT seconds,
-default 10; 0 disables it). The names of the in-tree backends belong to them: a plugin that
-claims one is refused with an error naming both packages.
+next available one is used. A plugin's probe() runs under a time budget (DEEPLINK_PROBE_TIMEOUT
+seconds, default 10; 0 disables it). The names of the in-tree backends belong to them: a plugin
+that claims one is refused with an error naming both packages.
 """
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ class BackendFailed(RuntimeError):
 class BackendRecord:
     name: str
     source: str                      # "entry point <module:attr>" or "register_backend()"
+    package: str = ""                # the installed distribution that declares the entry point
     backend: Backend | None = None
     load_error: str = ""             # import / construction / ABI / setup failure
     slot: int = -1                   # id in the shim once its runtime is registered
@@ -97,13 +98,15 @@ class BackendRecord:
 
 
 class _Probe:
-    """probe() in a daemon thread, waited for at most DEEPLINK_PROBE_TIMEOUT seconds the first
-    time; a probe still running after that reads as unavailable until it finishes."""
+    """A plugin's probe() in a daemon thread, waited for at most DEEPLINK_PROBE_TIMEOUT seconds
+    the first time; a probe still running after that reads as unavailable until it finishes. The
+    in-tree backends' probes (deeplink's own, bounded code: library loads and device counts, which
+    a loaded machine may slow down) run in the calling thread."""
 
     def __init__(self, rec: BackendRecord):
         self.rec, self.finished, self._result, self._waited = rec, False, None, False
         self.budget = float(os.environ.get("DEEPLINK_PROBE_TIMEOUT", PROBE_TIMEOUT_S))
-        if self.budget > 0:
+        if self.budget > 0 and not _is_in_tree(rec):
             self._thread = threading.Thread(target=self._run, name=f"deeplink-probe-{rec.name}", daemon=True)
             self._thread.start()
         else:
@@ -141,7 +144,7 @@ _retry: dict = {}
 
 
 def _admit(name: str, source: str, make, package: str = "") -> BackendRecord:
-    rec = BackendRecord(name=name, source=source)
+    rec = BackendRecord(name=name, source=source, package=package)
     try:
         obj = make()
         backend = obj() if isinstance(obj, type) else obj
@@ -180,7 +183,8 @@ def _name_clash(rec: BackendRecord, package: str) -> str:
                 f"(Backend.name and its entry-point name)")
     if owner is not None and owner.slot < 0 and owner.source.startswith("entry point") and \
             rec.source.startswith("entry point") and not _is_in_tree(rec):
-        return (f"{who} registers a backend named {rec.name!r}, which {owner.source} already registered; "
+        return (f"{who} registers a backend named {rec.name!r}, which "
+                f"{f'plugin package {owner.package!r}' if owner.package else owner.source} already registered; "
                 f"uninstall one of the two packages or rename one backend")
     return ""
 
@@ -214,7 +218,7 @@ def _load_target(target: str):
 
 def _load_entry_point(ep) -> None:
     package = getattr(getattr(ep, "dist", None), "name", "") or ""
-    rec = _admit(ep.name, f"entry point {ep.value}" + (f" (package {package!r})" if package else ""), ep.load, package)
+    rec = _admit(ep.name, f"entry point {ep.value}", ep.load, package)
     if rec.backend is None and "partially initialized module" in rec.load_error:
         _retry[ep.name] = ep
     else:

@@ -205,7 +205,7 @@ RoutePtr route_for(const c10::OperatorHandle& op) {
 }
 
 // A route like `r` whose kind is `kind` from now on (until the next generation).
-void supersede(const c10::OperatorHandle& op, const Route& r, Kind kind) {
+RoutePtr supersede(const c10::OperatorHandle& op, const Route& r, Kind kind) {
   auto next = std::make_shared<Route>();
   next->op = r.op;
   next->generation = r.generation;
@@ -215,8 +215,9 @@ void supersede(const c10::OperatorHandle& op, const Route& r, Kind kind) {
   next->check_args = r.check_args;
   next->passthrough = r.passthrough;
   next->warned = r.warned.load();
-  publish(&op.schema(), std::move(next));
+  RoutePtr published = publish(&op.schema(), std::move(next));
   r.superseded.store(true, std::memory_order_relaxed);
+  return published;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -663,8 +664,9 @@ void router_fallback(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::
         if (decomposing) --t_decomp_depth;
         if (!(decomposing && t_decomp_refused)) throw;
         t_decomp_refused = false;
-        supersede(op, r, Kind::Fallback);  // a piece is missing: this op falls back from now on
-        fallback_or_raise(op, stack, r, "its decomposition needs ops the backend lacks");
+        // A piece is missing: this op falls back from now on (until the next generation).
+        const RoutePtr fallback = supersede(op, r, Kind::Fallback);
+        fallback_or_raise(op, stack, *fallback, "its decomposition needs ops the backend lacks");
         return;
       }
       if (decomposing) --t_decomp_depth;
