@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,15 @@ from reliability import tiny_shim
 @pytest.fixture
 def csrc(tmp_path):
     return tiny_shim.write_csrc(tmp_path / "csrc")
+
+
+@pytest.fixture(scope="module")
+def prebuilt(tmp_path_factory):
+    """(cache, csrc) with one build published, made once for the tests that only damage it."""
+    root = tmp_path_factory.mktemp("prebuilt")
+    cache, csrc = root / "cache", tiny_shim.write_csrc(root / "csrc")
+    _loaded(tiny_shim.run(cache, csrc))
+    return cache, csrc
 
 
 def _published(cache: Path) -> list[Path]:
@@ -49,9 +59,9 @@ def test_build_publishes_atomically_and_validates(tmp_path, csrc):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "delete-manifest", "garbage"])
-def test_damaged_build_is_rebuilt_never_loaded(tmp_path, csrc, damage):
-    cache = tmp_path / "cache"
-    _loaded(tiny_shim.run(cache, csrc))
+def test_damaged_build_is_rebuilt_never_loaded(tmp_path, prebuilt, damage):
+    cache, csrc = tmp_path / "cache", prebuilt[1]
+    shutil.copytree(prebuilt[0], cache)
     [folder] = _published(cache)
     so = folder / "deeplink_C.so"
     data = so.read_bytes()

@@ -87,8 +87,25 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BROKEN))
-def test_broken_highest_priority_plugin_falls_to_next(tmp_path, case):
+def _all_broken(site: Path) -> Path:
+    """All the broken plugins at once, each with a higher priority than cpu (the ones that raise
+    latest in setup, in kernels(), have the highest)."""
+    for rank, case in enumerate(sorted(BROKEN, key=lambda c: c.startswith("kernels"))):
+        name = case.replace("-", "_")
+        write_bad_plugin(site, BROKEN[case], name=name, module=f"bad_{name}", priority=1000 + rank)
+    return site
+
+
+def test_every_broken_plugin_is_unavailable_and_the_default_falls_to_cpu(tmp_path):
+    report = _run(_all_broken(tmp_path / "site"))
+    assert report["active"] == "cpu" and report["x"] == [2.0, 2.0, 2.0]
+    for case in BROKEN:
+        available, reason, _ = report["backends"][case.replace("-", "_")]
+        assert not available and reason, (case, reason)
+
+
+@pytest.mark.parametrize("case", ["import-systemexit", "probe-keyboardinterrupt", "kernels-raises", "runtime-raises"])
+def test_broken_highest_priority_plugin_alone(tmp_path, case):
     site = write_bad_plugin(tmp_path / "site", BROKEN[case])
     report = _run(site)
     assert report["active"] == "cpu" and report["x"] == [2.0, 2.0, 2.0]
@@ -96,9 +113,8 @@ def test_broken_highest_priority_plugin_falls_to_next(tmp_path, case):
     assert not available and reason, report["backends"]["bad"]
 
 
-@pytest.mark.parametrize("case", ["kernels-raises", "runtime-raises", "import-systemexit"])
-def test_broken_plugin_with_explicit_cpu_and_deeplink_info(tmp_path, case):
-    site = write_bad_plugin(tmp_path / "site", BROKEN[case])
+def test_broken_plugins_with_explicit_cpu_and_deeplink_info(tmp_path):
+    site = _all_broken(tmp_path / "site")
     assert _run(site, {"DEEPLINK_BACKEND": "cpu"})["active"] == "cpu"
     env = dict(os.environ, PYTHONPATH=str(site))
     env.pop("DEEPLINK_BACKEND", None)
@@ -107,7 +123,9 @@ def test_broken_plugin_with_explicit_cpu_and_deeplink_info(tmp_path, case):
     assert info.returncode == 0, info.stderr[-3000:]
     listed = {b["name"]: b for b in json.loads(info.stdout)["backends"]}
     assert listed["cpu"]["available"] and listed["cpu"]["ops"]
-    assert not listed["bad"]["available"] and listed["bad"]["reason"]
+    for case in BROKEN:
+        entry = listed[case.replace("-", "_")]
+        assert not entry["available"] and entry["reason"], entry
 
 
 def test_explicit_use_of_broken_plugin_raises_clearly(tmp_path):
