@@ -44,8 +44,8 @@ def cmd_info(args) -> int:
         if b["available"]:
             try:
                 b["ops"] = tier_counts(b["name"])
-            except dl._registry.BackendFailed as e:  # its kernels() raised: now unavailable, say why
-                b.update(available=False, reason=str(e))
+            except dl._registry.BackendFailed:  # its kernels() raised: now unavailable, say why
+                b.update(available=False, reason=dl._registry.get(b["name"]).reason)
     info = {"deeplink": dl.__version__, "torch": torch.__version__, "active_backend": dl.current_backend(),
             "fallback_mode": dl.fallback_mode(), "devices": torch.deeplink.device_count(), "backends": backends}
     if args.json:

@@ -32,6 +32,12 @@ REPO = Path(__file__).resolve().parent.parent
 PRELUDE = """
 import os, sys, threading, time, warnings
 warnings.simplefilter("ignore")
+
+
+def first(e, n=90):
+    \"\"\"An exception as one short line: its class and the first line of its message.\"\"\"
+    lines = str(e).strip().splitlines()
+    return type(e).__name__ + ": " + (lines[0][:n] if lines else "")
 """
 
 # Backends written with the plugin API, for scenarios that need a Python runtime or Python kernels.
@@ -94,7 +100,7 @@ scenario("overlap-passthrough", "`x[1:].add_(x[:-1])` on the cpu backend (Passth
         x[1:].add_(x[:-1])
         print("RESULT: silent wrong result", x.cpu().tolist()[:5], "...")
     except RuntimeError as e:
-        print("RESULT: RuntimeError:", str(e).split(":")[0] + ":" + str(e).split(":")[1][:60])
+        print("RESULT:", first(e, 70))
 """)
 scenario("overlap-out-cat", "`torch.cat((y, z), out=z[:2])` (out= overlapping an input), cpu backend", """
     import torch, deeplink
@@ -103,7 +109,7 @@ scenario("overlap-out-cat", "`torch.cat((y, z), out=z[:2])` (out= overlapping an
         torch.cat((y, z), out=z[:2])
         print("RESULT: silent success")
     except RuntimeError as e:
-        print("RESULT: RuntimeError:", str(e)[:70])
+        print("RESULT:", first(e, 70))
 """)
 scenario("overlap-copy", "`x[1:].copy_(x[:-1])` on the onnxruntime backend (Python kernels)", """
     import torch, deeplink
@@ -113,7 +119,7 @@ scenario("overlap-copy", "`x[1:].copy_(x[:-1])` on the onnxruntime backend (Pyth
         x[1:].copy_(x[:-1])
         print("RESULT: silent wrong result", x.cpu().tolist()[:5], "...")
     except RuntimeError as e:
-        print("RESULT: RuntimeError:", str(e)[:70])
+        print("RESULT:", first(e, 70))
 """)
 scenario("overlap-python-kernel", "`x[1:].add_(x[:-1])` on a plugin whose add_ is a Python kernel", """
     deeplink.register_backend(PyBackend("pyk", kernels={"add_.Tensor": PythonKernel(
@@ -124,7 +130,7 @@ scenario("overlap-python-kernel", "`x[1:].add_(x[:-1])` on a plugin whose add_ i
         x[1:].add_(x[:-1])
         print("RESULT: silent wrong result", x.cpu().tolist()[:5], "...")
     except RuntimeError as e:
-        print("RESULT: RuntimeError:", str(e)[:70])
+        print("RESULT:", first(e, 70))
 """, plugins=True)
 for _backend, _plugin in (("cpu", ""), ("onnxruntime", ""), ("ascend", "ascend")):
     scenario(f"error-inputs-{_backend}", f"PyTorch OpInfo error inputs on the {_backend} backend"
@@ -155,7 +161,7 @@ scenario("ckernel-empty-view", "C kernel called on `x[6:]` (empty view at offset
         r = x[6:] + x[6:]
         print("RESULT: ok, shape", tuple(r.shape))
     except Exception as e:
-        print("RESULT:", type(e).__name__ + ":", str(e)[:70])
+        print("RESULT:", first(e, 70))
 """, plugins=True)
 
 # ---------------------------------------------------------------- concurrency
@@ -231,7 +237,7 @@ IMPORT_AND_ADD = """
 scenario("cache-truncated", "shim cache: the cached .so truncated to half its size", IMPORT_AND_ADD,
          setup=_truncate, timeout=1200)
 scenario("cache-killed-build", "shim cache: a build killed before linking (leftover lock files, no .so)",
-         IMPORT_AND_ADD, setup=_stale_baton, timeout=600)
+         IMPORT_AND_ADD, setup=_stale_baton, timeout=300)
 scenario("cache-unwritable", "shim cache: empty, and its folder cannot be created or written", """
     try:
         import deeplink
@@ -325,8 +331,8 @@ except Exception as e:
         torch.deeplink.empty_cache()
         after = "empty_cache() then fine"
     except Exception as e2:
-        after = "empty_cache() raised " + type(e2).__name__
-    print("RESULT:", type(e).__name__ + ":", str(e)[:80], "|", after)
+        after = "empty_cache() raised " + first(e2, 60)
+    print("RESULT:", first(e, 80), "|", after)
 """, plugins=True)
 
 scenario("ctable-null", "C runtime table: malloc returns DL_OK with a NULL pointer", f"""
@@ -344,7 +350,7 @@ try:
     x = torch.ones(16, device="deeplink")
     print("RESULT: no error; sum", x.sum().item())
 except Exception as e:
-    print("RESULT:", type(e).__name__ + ":", str(e)[:90])
+    print("RESULT:", first(e))
 """, plugins=True)
 
 scenario("device-64-stats", "memory statistics of device 64 (a runtime with 65 devices)", """
@@ -380,7 +386,7 @@ PLUGIN_CHECK = """
     try:
         import torch, deeplink
     except BaseException as e:
-        print("RESULT: import deeplink failed:", type(e).__name__, str(e)[:80]); raise SystemExit(0)
+        print("RESULT: import deeplink failed:", first(e, 80)); raise SystemExit(0)
     try:
         x = (torch.ones(3, device="deeplink") + 1).cpu().tolist()
     except Exception as e:
@@ -408,6 +414,19 @@ scenario("plugin-kernels-raise-cpu", "the same, with DEEPLINK_BACKEND=cpu", PLUG
         raise RuntimeError("vendor kernel table broken")
     Bad.kernels = _kernels
 """))
+scenario("plugin-kernels-raise-info", "`deeplink info` with that plugin installed, DEEPLINK_BACKEND=cpu", """
+    import subprocess
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "deeplink"), "info"], capture_output=True,
+                         text=True, env=dict(os.environ, DEEPLINK_BACKEND="cpu"))
+    bad = [l.strip() for l in out.stdout.splitlines() if "vendor kernel table broken" in l]
+    lines = [l for l in out.stderr.splitlines() if l.strip()]
+    print("RESULT: exit", out.returncode, ";", ("plugin listed: " + bad[0][:80]) if bad else
+          ("stderr: " + lines[-1][:90] if lines else "plugin not listed"))
+""", setup=_plugin("""
+    def _kernels(self):
+        raise RuntimeError("vendor kernel table broken")
+    Bad.kernels = _kernels
+"""), timeout=600)
 scenario("plugin-runtime-raise", "highest-priority available plugin whose runtime() raises", PLUGIN_CHECK,
          setup=_plugin("""
     def _runtime(self):
