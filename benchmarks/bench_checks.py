@@ -24,16 +24,8 @@ import deeplink
 from deeplink.kernels import PythonKernel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from plugins.overhead import _Bench, generated_c_add, python_add  # noqa: E402
-
-
-class _Table(_Bench):
-    def __init__(self, name, table):
-        super().__init__(name, None)
-        self.table = table
-
-    def kernels(self):
-        return self.table
+from plugins.hostbackend import TableBackend  # noqa: E402
+from plugins.overhead import generated_c_add, python_add  # noqa: E402
 
 
 def python_add_(self, other, *, alpha=1):
@@ -47,9 +39,9 @@ def main(argv=None) -> int:
     ap.add_argument("--number", type=int, default=1000)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        deeplink.register_backend(_Table("checks_python", {"add.Tensor": PythonKernel(python_add),
+        deeplink.register_backend(TableBackend("checks_python", {"add.Tensor": PythonKernel(python_add),
                                                            "add_.Tensor": PythonKernel(python_add_)}))
-        deeplink.register_backend(_Table("checks_c", {"add.Tensor": generated_c_add(Path(tmp))}))
+        deeplink.register_backend(TableBackend("checks_c", {"add.Tensor": generated_c_add(Path(tmp))}))
         cases = {}
         for backend in ("checks_python", "checks_c"):
             deeplink.use(backend)

@@ -40,29 +40,13 @@ def first(e, n=90):
     return type(e).__name__ + ": " + (lines[0][:n] if lines else "")
 """
 
-# Backends written with the plugin API, for scenarios that need a Python runtime or Python kernels.
+# Backends written with the plugin API, for scenarios that need a Python runtime or Python kernels
+# (tests/ is on the scenario's path: TableBackend(name, kernel table, runtime=HostRuntime())).
 PLUGIN_HELPERS = """
 import torch, deeplink
-from deeplink.backend import Availability, Backend
 from deeplink.kernels import PythonKernel
-import deeplink.runtime as _rt
-HostRuntime = getattr(_rt, "HostRuntime", None) or _rt.LibcRuntime
-
-
-class PyBackend(Backend):
-    priority = -1000
-
-    def __init__(self, name, runtime=None, kernels=None):
-        self.name, self._runtime, self._kernels = name, runtime or HostRuntime(), kernels or {}
-
-    def probe(self):
-        return Availability.yes()
-
-    def runtime(self):
-        return self._runtime
-
-    def kernels(self):
-        return self._kernels
+from deeplink.runtime import HostRuntime
+from plugins.hostbackend import TableBackend
 
 
 def py_add(self, other, *, alpha=1):
@@ -122,7 +106,7 @@ scenario("overlap-copy", "`x[1:].copy_(x[:-1])` on the onnxruntime backend (Pyth
         print("RESULT:", first(e, 70))
 """)
 scenario("overlap-python-kernel", "`x[1:].add_(x[:-1])` on a plugin whose add_ is a Python kernel", """
-    deeplink.register_backend(PyBackend("pyk", kernels={"add_.Tensor": PythonKernel(
+    deeplink.register_backend(TableBackend("pyk", {"add_.Tensor": PythonKernel(
         lambda self, other, alpha=1: (deeplink.host_view(self).add_(deeplink.host_view(other), alpha=alpha), self)[1])}))
     deeplink.use("pyk")
     x = torch.arange(1., 10., device="deeplink")
@@ -153,8 +137,8 @@ scenario("ckernel-empty-view", "C kernel called on `x[6:]` (empty view at offset
     import tempfile
     from deeplink.ckernel import CKernel, build_library
     lib = build_library({str(REPO / "tests" / "plugins" / "ckernels_test.c")!r}, tempfile.mkdtemp() + "/k.so")
-    deeplink.register_backend(PyBackend("ck", kernels={{"add.Tensor": CKernel(lib, "t_add", "add.Tensor",
-                                                                           "out, self, other, double alpha")}}))
+    deeplink.register_backend(TableBackend("ck", {{"add.Tensor": CKernel(lib, "t_add", "add.Tensor",
+                                                                      "out, self, other, double alpha")}}))
     deeplink.use("ck")
     x = torch.arange(6., device="deeplink")
     try:
@@ -167,7 +151,7 @@ scenario("ckernel-empty-view", "C kernel called on `x[6:]` (empty view at offset
 # ---------------------------------------------------------------- concurrency
 scenario("switch-race", "4 threads run ops while 2 threads switch cpu <-> a Python-kernel backend, "
          "change the fallback mode and empty the cache, 4 s", """
-    deeplink.register_backend(PyBackend("pyk", kernels={"add.Tensor": PythonKernel(py_add)}))
+    deeplink.register_backend(TableBackend("pyk", {"add.Tensor": PythonKernel(py_add)}))
     stop, wrong, errors, ops = time.time() + 4, [], {}, [0]
 
     def work():
@@ -317,7 +301,7 @@ for _fault, _what in (("null", "Python runtime: malloc returns 0 (NULL) without 
                       ("misaligned", "Python runtime: malloc returns an odd (misaligned) address"),
                       ("free", "Python runtime: the 2nd free raises, then `empty_cache()`")):
     scenario(f"runtime-{_fault}", _what, RUNTIME_FAULT + f"""
-deeplink.register_backend(PyBackend("faulty", runtime=Faulty({_fault!r})))
+deeplink.register_backend(TableBackend("faulty", {{}}, Faulty({_fault!r})))
 deeplink.use("faulty")
 try:
     for i in range(3):
@@ -344,7 +328,7 @@ lib = ctypes.CDLL(str(path))
 lib.faulty_runtime_table.restype = ctypes.c_void_p
 lib.faulty_runtime_configure.argtypes = [ctypes.c_double, ctypes.c_ulonglong, ctypes.c_int, ctypes.c_int]
 lib.faulty_runtime_configure(0.0, 0, 1, 0)
-deeplink.register_backend(PyBackend("cfaulty", runtime=CRuntime(lib.faulty_runtime_table(), True, lib)))
+deeplink.register_backend(TableBackend("cfaulty", {{}}, CRuntime(lib.faulty_runtime_table(), True, lib)))
 deeplink.use("cfaulty")
 try:
     x = torch.ones(16, device="deeplink")
@@ -363,7 +347,7 @@ class Many(HostRuntime):
 
     def free(self, device, ptr):
         super().free(0, ptr)
-deeplink.register_backend(PyBackend("many", runtime=Many()))
+deeplink.register_backend(TableBackend("many", {}, Many()))
 deeplink.use("many")
 torch.deeplink.set_device(64)
 x = torch.empty(1024, device="deeplink:64")
@@ -464,7 +448,7 @@ def run(s: Scenario, tree: Path, isolate: Path | None) -> str:
         env.pop("DEEPLINK_BACKEND", None)
         env["PYTHONUNBUFFERED"] = "1"
         env.update(s.env)
-        tree_path = os.pathsep.join(p for p in (str(isolate or ""), str(tree)) if p)
+        tree_path = os.pathsep.join(p for p in (str(isolate or ""), str(tree), str(REPO / "tests")) if p)
         env["PYTHONPATH"] = tree_path
         try:
             if s.setup:

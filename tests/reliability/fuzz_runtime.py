@@ -20,10 +20,11 @@ from pathlib import Path
 import torch
 
 import deeplink
-from deeplink.backend import Availability, Backend
 from deeplink.runtime import CRuntime, HostRuntime
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from plugins.hostbackend import TableBackend  # noqa: E402
 CALLS = ("malloc", "free", "memcpy", "synchronize", "out of memory")
 
 
@@ -92,23 +93,10 @@ class FaultyCRuntime:
         self.lib.faulty_runtime_configure(0.0, 0, 0, 0)
 
 
-class FuzzBackend(Backend):
-    priority = -1000
-
-    def __init__(self, name, runtime):
-        self.name, self._runtime = name, runtime
-
-    def probe(self):
-        return Availability.yes()
-
-    def runtime(self):
-        return self._runtime
-
-
 def fuzz(kind: str, steps: int, seed: int, rate: float, build_dir: Path) -> dict:
     faulty = FaultyPythonRuntime(rate, seed) if kind == "python" else FaultyCRuntime(rate, seed, build_dir)
     name = f"fuzz-{kind}"
-    deeplink.register_backend(FuzzBackend(name, faulty if kind == "python" else faulty.runtime))
+    deeplink.register_backend(TableBackend(name, {}, faulty if kind == "python" else faulty.runtime))
     deeplink.use(name)
     rng = random.Random(seed)
     tensors: list[list] = []   # [deeplink tensor, its expected values or None when unknown]

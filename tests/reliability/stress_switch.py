@@ -14,14 +14,16 @@ import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 import deeplink
-from deeplink.backend import Availability, Backend
 from deeplink.kernels import PythonKernel
-from deeplink.runtime import HostRuntime
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from plugins.hostbackend import TableBackend  # noqa: E402
 
 MIXED_BACKENDS = "Tensors do not move between backends implicitly"
 
@@ -36,23 +38,10 @@ def py_mul_(self, other):
     return self
 
 
-class PyKernels(Backend):
-    name = "stress-py"
-    priority = -1000
-
-    def probe(self):
-        return Availability.yes()
-
-    def runtime(self):
-        return HostRuntime()
-
-    def kernels(self):
-        return {"add.Tensor": PythonKernel(py_add), "mul_.Tensor": PythonKernel(py_mul_)}
-
-
 def main(seconds: float, workers: int) -> dict:
     warnings.simplefilter("ignore")
-    deeplink.register_backend(PyKernels())
+    deeplink.register_backend(TableBackend("stress-py", {"add.Tensor": PythonKernel(py_add),
+                                                         "mul_.Tensor": PythonKernel(py_mul_)}))
     stop = time.time() + seconds
     counts = {"ops": 0, "switches": 0, "mixed_backend_errors": 0}
     failures: list[str] = []

@@ -16,8 +16,8 @@ import pytest
 import torch
 
 import deeplink
-from deeplink.backend import Availability, Backend
 from deeplink.runtime import HostRuntime
+from plugins.hostbackend import TableBackend
 
 HERE = Path(__file__).resolve().parent
 
@@ -63,25 +63,12 @@ class ScriptedRuntime(HostRuntime):
         super().free(device, base - 16)
 
 
-class Scripted(Backend):
-    priority = -1000
-
-    def __init__(self, name, runtime):
-        self.name, self._runtime = name, runtime
-
-    def probe(self):
-        return Availability.yes()
-
-    def runtime(self):
-        return self._runtime
-
-
 @pytest.fixture
 def scripted():
     previous = deeplink.current_backend()
     rt = ScriptedRuntime()
     name = f"scripted-{id(rt)}"
-    deeplink.register_backend(Scripted(name, rt))
+    deeplink.register_backend(TableBackend(name, {}, rt))
     deeplink.use(name)
     torch.deeplink.empty_cache()
     yield name, rt
@@ -145,7 +132,7 @@ def test_memory_stats_of_device_64_and_above_are_their_own():
             super().free(0, ptr)
 
     previous = deeplink.current_backend()
-    deeplink.register_backend(Scripted("many-devices", Many()))
+    deeplink.register_backend(TableBackend("many-devices", {}, Many()))
     deeplink.use("many-devices")
     try:
         base = {d: torch.deeplink.memory_allocated(d) for d in (0, 15, 64, 79)}
