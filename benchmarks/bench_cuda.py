@@ -8,7 +8,7 @@ Rounds alternate between the devices; the table reports medians of synchronized 
 Every round runs in its own process, and the native rounds never import deeplink: once a
 PrivateUse1 backend is registered, torch treats it as *the* accelerator and native CUDA backward in
 that process trips an internal assert of the autograd engine (pytorch/pytorch#161129; see
-docs/cuda.md). A fresh process per round also gives each one a clean caching allocator, so peak
+docs/backends/cuda.md). A fresh process per round also gives each one a clean caching allocator, so peak
 memory is per device.
 
     python benchmarks/bench_cuda.py [--steps 15] [--rounds 2] [--out results.json]

@@ -4,7 +4,7 @@
 * `SubstituteMode`: runs chosen overloads on ATen CPU (copy in, run, copy back) and everything
   else on the backend. A failing case that passes with overload X substituted blames X: that is
   how a wrong `add` is told apart from the ten other ops a composite sample calls
-  (conformance/blame.py).
+  (the worker's blame step).
 * `TraceMode`: writes "> op" / "< op" lines with unbuffered os.write, so after a segfault or a
   hang the parent reads which kernel never returned.
 * `OverrideMode`: replaces chosen overloads with Python functions; the reference target's way to

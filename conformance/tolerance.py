@@ -12,7 +12,7 @@ Starting points, in this order, the larger tolerance winning:
 1. `torch.testing.assert_close`'s defaults per dtype (DEFAULTS below).
 2. OpInfo's own `toleranceOverride`s that the PyTorch developers wrote for CUDA, or for every
    device, in tests that compare values (see `OPINFO_TEST_CLASSES`); they are read from the
-   installed torch's op_db in the worker (conformance/opinfo_cases.py) and reported per op.
+   installed torch's op_db in the worker (conformance/opinfo_db.py) and reported per op.
 3. Our per-op overrides (`OP_OVERRIDES`), each with the measured reason.
 
 Every tolerance actually applied is written into report.json, so a reader knows what "pass" meant.

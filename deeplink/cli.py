@@ -5,6 +5,8 @@
     deeplink demo [--model llama|gpt2] [--steps N] [--backend B]
     deeplink conformance run|record|diff|trace ...
     deeplink new-backend NAME --out DIR
+    deeplink test-backend NAME [--plugin MODULE:FUNCTION] [-- PYTEST ARGS]
+    deeplink --version
     deeplink build [--force]               compile the C++ shim now (else the first import does)
     deeplink doctor                        what this machine lacks for deeplink, one line each
 """
@@ -111,6 +113,20 @@ def cmd_demo(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- test-backend
+def cmd_test_backend(args) -> int:
+    from deeplink.contract import run
+    return run([args.name], args.plugin, args.pytest_args)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("deeplink")
+    except PackageNotFoundError:  # a checkout used without pip install
+        return _deeplink().__version__
+
+
 # ---------------------------------------------------------------- build, doctor
 def cmd_build(args) -> int:
     from deeplink import _build
@@ -134,6 +150,7 @@ def cmd_doctor(args) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="deeplink", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"deeplink {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="backends found on this machine")
     p.add_argument("--json", action="store_true")
@@ -161,7 +178,17 @@ def main(argv=None) -> int:
         add_new_backend_parser(sub)
     except ImportError:
         pass
+    p = sub.add_parser("test-backend", help="run the backend contract suite against one backend",
+                       description="Run deeplink's backend contract suite (runtime, device, kernels) against backend "
+                                   "NAME. Arguments after -- go to pytest (e.g. -- -x -k streams).")
+    p.add_argument("name", help="backend name, as `deeplink info` lists it")
+    p.add_argument("--plugin", action="append", default=[], metavar="MODULE:FUNCTION",
+                   help="call this first (e.g. to register a backend that is not installed as an entry point)")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    p.set_defaults(fn=cmd_test_backend)
     args = parser.parse_args(argv)
+    if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
+        args.pytest_args = args.pytest_args[1:]
     handler = getattr(args, "fn", None) or getattr(args, "func")
     return int(handler(args) or 0)
 

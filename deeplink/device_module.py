@@ -1,19 +1,48 @@
-"""`torch.deeplink`: the device module, shaped like `torch.cuda`."""
+"""`torch.deeplink`: the device module, shaped like `torch.cuda` wherever a name has a meaning for a
+device that is not a GPU. Memory, random state and streams live in device_memory.py,
+device_random.py and device_streams.py; this file holds devices, initialisation and properties.
+
+Left out on purpose (CUDA-only machinery with no deeplink counterpart): CUDA graphs, memory pools,
+NVTX/NVML (nvtx, utilization, temperature, power_draw, clock_rate), cuBLAS/cuSOLVER handles,
+jiterator, arch lists and gencode flags, the sync-debug mode and the legacy typed tensor classes.
+"""
 from __future__ import annotations
 
-import contextlib
+import functools
+import os
+from dataclasses import dataclass, field
 
 import torch
 
 from . import _C, registry
+from .device_index import index_of
+from .device_memory import (OutOfMemoryError, caching_allocator_alloc, caching_allocator_delete,  # noqa: F401
+                            empty_cache, empty_host_cache, host_memory_stats, max_memory_allocated,
+                            max_memory_cached, max_memory_reserved, mem_get_info, memory_allocated, memory_cached,
+                            memory_reserved, memory_stats, memory_stats_as_nested_dict, memory_summary,
+                            reset_accumulated_memory_stats, reset_max_memory_allocated, reset_max_memory_cached,
+                            reset_peak_memory_stats)
+from .device_random import (get_rng_state, get_rng_state_all, initial_seed, manual_seed,  # noqa: F401
+                            manual_seed_all, seed, seed_all, set_rng_state, set_rng_state_all)
+from .device_streams import (Event, Stream, StreamContext, current_stream, default_stream,  # noqa: F401
+                             set_stream, stream)
 
 __all__ = [
-    "is_available", "is_initialized", "device_count", "current_device", "set_device", "device", "synchronize",
-    "manual_seed", "manual_seed_all", "seed", "seed_all", "initial_seed", "get_rng_state", "set_rng_state",
-    "get_rng_state_all", "set_rng_state_all", "default_generators",
-    "memory_allocated", "max_memory_allocated", "memory_reserved", "max_memory_reserved", "memory_stats",
-    "reset_peak_memory_stats", "empty_cache", "Stream", "Event", "current_stream", "default_stream", "stream",
-    "get_amp_supported_dtype", "get_device_name",
+    "is_available", "is_initialized", "init", "device_count", "current_device", "set_device", "device", "device_of",
+    "synchronize", "get_device_name", "get_device_capability", "get_device_properties", "DeviceProperties",
+    "is_bf16_supported", "is_tf32_supported", "can_device_access_peer", "is_current_stream_capturing",
+    "get_allocator_backend", "get_amp_supported_dtype", "amp", "OutOfMemoryError",
+    # random
+    "default_generators", "manual_seed", "manual_seed_all", "seed", "seed_all", "initial_seed", "get_rng_state",
+    "set_rng_state", "get_rng_state_all", "set_rng_state_all",
+    # memory
+    "memory_stats", "memory_stats_as_nested_dict", "memory_allocated", "max_memory_allocated", "memory_reserved",
+    "max_memory_reserved", "memory_cached", "max_memory_cached", "reset_peak_memory_stats",
+    "reset_max_memory_allocated", "reset_max_memory_cached", "reset_accumulated_memory_stats", "empty_cache",
+    "mem_get_info", "memory_summary", "caching_allocator_alloc", "caching_allocator_delete", "host_memory_stats",
+    "empty_host_cache",
+    # streams and events
+    "Stream", "Event", "StreamContext", "stream", "set_stream", "current_stream", "default_stream",
 ]
 
 
@@ -25,8 +54,25 @@ def is_initialized() -> bool:
     return _C._active_backend() >= 0
 
 
+def init() -> None:
+    """Make sure a backend is active (importing deeplink activates the default one). Raises, as
+    torch.cuda.init does, in a forked child of a process whose backend cannot survive fork."""
+    if _is_in_bad_fork():
+        raise RuntimeError(f"Cannot re-initialize deeplink (backend '{registry.active().name}') in forked subprocess. "
+                           "To use deeplink with multiprocessing, you must use the 'spawn' start method")
+    if not is_initialized():
+        registry.activate(registry.default_name())
+
+
 def _lazy_init() -> None:  # torch calls this on device modules before RNG and memory work
-    pass
+    init()
+
+
+def _is_in_bad_fork() -> bool:
+    # Host memory survives fork (the child gets a copy); CUDA does not. torch.manual_seed asks this
+    # before seeding the device in DataLoader workers.
+    rec = registry._active
+    return rec is not None and rec.backend.aten_device == "cuda" and torch.cuda._is_in_bad_fork()
 
 
 def device_count() -> int:
@@ -37,30 +83,15 @@ def current_device() -> int:
     return _C._current_device()
 
 
-def _index(dev) -> int:
-    if dev is None:
-        return current_device()
-    if isinstance(dev, int):
-        return dev
-    dev = torch.device(dev)
-    if dev.type != "deeplink":
-        raise ValueError(f"expected a deeplink device, got {dev}")
-    return current_device() if dev.index is None else dev.index
-
-
-def set_device(dev) -> None:
-    _C._set_device(_index(dev))
-
-
-def get_device_name(dev=None) -> str:
-    return f"deeplink:{_index(dev)} ({registry.active().name} backend)"
+def set_device(device) -> None:
+    _C._set_device(index_of(device))
 
 
 class device:
-    """Context manager that makes `dev` the current deeplink device."""
+    """Context manager that makes `device` the current deeplink device."""
 
-    def __init__(self, dev):
-        self.idx = _index(dev)
+    def __init__(self, device):
+        self.idx = index_of(device)
         self.prev = -1
 
     def __enter__(self):
@@ -75,137 +106,115 @@ class device:
         return False
 
 
-def synchronize(dev=None) -> None:
-    _C._synchronize(_index(dev))
+class device_of(device):
+    """Context manager that makes the device of tensor `obj` current (no-op for a CPU tensor)."""
+
+    def __init__(self, obj):
+        super().__init__(obj.get_device() if obj.device.type == "deeplink" else current_device())
 
 
-# ---------------------------------------------------------------- random
-def _gen(dev=None) -> torch.Generator:
-    return _C._default_generator(_index(dev))
+def synchronize(device=None) -> None:
+    _C._synchronize(index_of(device))
 
 
-def default_generators():
-    return tuple(_gen(i) for i in range(device_count()))
+# ---------------------------------------------------------------- properties
+@dataclass(frozen=True)
+class DeviceProperties:
+    """What torch.deeplink.get_device_properties() reports about one device."""
+    name: str
+    index: int
+    backend: str
+    total_memory: int
+    host_memory: bool              # device memory is host memory the CPU can address
+    multi_processor_count: int     # parallel compute units: host cores for host memory, SMs for CUDA
+    verified_on: str
+    extra: dict = field(default_factory=dict)  # the cuda backend: the GPU's own properties
+
+    def __repr__(self) -> str:
+        return (f"DeviceProperties(name={self.name!r}, backend={self.backend!r}, "
+                f"total_memory={self.total_memory // 2**20}MB, host_memory={self.host_memory})")
 
 
-def manual_seed(seed: int) -> None:
-    _gen().manual_seed(int(seed))
+def get_device_name(device=None) -> str:
+    return get_device_properties(device).name
 
 
-def manual_seed_all(seed: int) -> None:
-    for g in default_generators():
-        g.manual_seed(int(seed))
-
-
-def seed() -> None:
-    _gen().seed()
-
-
-def seed_all() -> None:
-    s = _gen(0).seed()
-    for g in default_generators()[1:]:
-        g.manual_seed(s)
-
-
-def initial_seed() -> int:
-    return _gen().initial_seed()
-
-
-def get_rng_state(dev="deeplink") -> torch.Tensor:
-    return _gen(dev).get_state()
-
-
-def set_rng_state(new_state: torch.Tensor, dev="deeplink") -> None:
-    _gen(dev).set_state(new_state)
-
-
-def get_rng_state_all():
-    return [g.get_state() for g in default_generators()]
-
-
-def set_rng_state_all(states) -> None:
-    for g, s in zip(default_generators(), states):
-        g.set_state(s)
-
-
-# ---------------------------------------------------------------- memory
-def memory_stats(dev=None) -> dict:
-    return dict(_C._memory_stats(_index(dev)))
-
-
-def memory_allocated(dev=None) -> int:
-    return memory_stats(dev)["allocated_bytes.all.current"]
-
-
-def max_memory_allocated(dev=None) -> int:
-    return memory_stats(dev)["allocated_bytes.all.peak"]
-
-
-def memory_reserved(dev=None) -> int:
-    return memory_stats(dev)["reserved_bytes.all.current"]
-
-
-def max_memory_reserved(dev=None) -> int:
-    return memory_stats(dev)["reserved_bytes.all.peak"]
-
-
-def reset_peak_memory_stats(dev=None) -> None:
-    _C._reset_peak_memory_stats(_index(dev))
-
-
-def empty_cache() -> None:
-    """Give cached device memory back: deeplink's own pool, and, where the active backend's memory
-    comes from torch's CUDA caching allocator (the cuda backend), that allocator's cache too."""
-    _C._empty_cache()
-    if registry._active is not None and registry._active.backend.aten_device == "cuda":
-        torch.cuda.empty_cache()
-
-
-# ---------------------------------------------------------------- streams and events
-_PRIVATEUSE1 = 20  # c10::DeviceType::PrivateUse1
-class Stream(torch.Stream):
-    """A deeplink stream (torch.Stream on the deeplink device)."""
-
-    def __new__(cls, device=None, priority=0, **kwargs):
-        if kwargs:  # torch internals re-create streams from (stream_id, device_index, device_type)
-            return super().__new__(cls, **kwargs)
-        with globals()["device"](_index(device)):
-            return super().__new__(cls, device=torch.device("deeplink", _index(device)), priority=priority)
-
-
-def Event(enable_timing: bool = False, blocking: bool = False, interprocess: bool = False) -> torch.Event:
-    """A torch.Event on the current deeplink device; elapsed_time() works where the backend's
-    runtime can time events. (A factory, not a subclass: torch.Event.elapsed_time only accepts
-    torch.Event itself.)"""
-    return torch.Event(device=torch.device("deeplink", current_device()), enable_timing=enable_timing,
-                       blocking=blocking, interprocess=interprocess)
-
-
-def current_stream(dev=None) -> torch.Stream:
-    return torch._C._accelerator_getStream(_index(dev)) if hasattr(torch._C, "_accelerator_getStream") else \
-        torch.accelerator.current_stream(_index(dev))
-
-
-def default_stream(dev=None) -> torch.Stream:
-    return torch.Stream(stream_id=0, device_index=_index(dev), device_type=_PRIVATEUSE1)
-
-
-@contextlib.contextmanager
-def stream(s: torch.Stream | None):
-    if s is None:
-        yield
-        return
-    prev = torch.accelerator.current_stream(s.device_index)
-    torch.accelerator.set_stream(s)
+def get_device_properties(device=None) -> DeviceProperties:
+    idx = index_of(device)
+    rec = registry.active()
+    host = bool(_C._backend_host_accessible(rec.slot))
+    extra = {}
+    name = f"deeplink:{idx} ({rec.name} backend)"
+    units = os.cpu_count() or 1 if host else 1
+    if rec.backend.aten_device == "cuda":
+        p = torch.cuda.get_device_properties(idx)
+        extra = {"major": p.major, "minor": p.minor}
+        units = p.multi_processor_count
+        name = f"deeplink:{idx} ({rec.name} backend, {p.name})"
     try:
-        yield
-    finally:
-        torch.accelerator.set_stream(prev)
+        total = mem_get_info(idx)[1]
+    except NotImplementedError:
+        total = 0
+    return DeviceProperties(name=name, index=idx, backend=rec.name, total_memory=total, host_memory=host,
+                            multi_processor_count=units, verified_on=str(getattr(rec.backend, "verified_on", "")), extra=extra)
+
+
+def get_device_capability(device=None) -> dict:
+    """As torch.accelerator.get_device_capability: {"supported_dtypes": {...}}; on the cuda
+    backend also "compute_capability": (major, minor) of the GPU."""
+    idx = index_of(device)
+    cap = torch.accelerator.get_device_capability(torch.device("deeplink", idx))
+    if registry.active().backend.aten_device == "cuda":
+        cap["compute_capability"] = torch.cuda.get_device_capability(idx)
+    return cap
+
+
+def _native_for(op: str, dtype: torch.dtype) -> bool:
+    from .kernels import Passthrough, PythonKernel
+    kernel = registry.active().kernels().get(op) if hasattr(registry.active().kernels(), "get") else None
+    if isinstance(kernel, Passthrough):
+        return True
+    return isinstance(kernel, PythonKernel) and kernel.accepts([dtype])
+
+
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """Whether the active backend multiplies bfloat16 matrices natively (no CPU fallback)."""
+    if registry.active().backend.aten_device == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation)
+    return _native_for("mm", torch.bfloat16)
+
+
+def is_tf32_supported() -> bool:
+    return registry.active().backend.aten_device == "cuda" and torch.cuda.is_tf32_supported()
+
+
+def can_device_access_peer(device: int, peer_device: int) -> bool:
+    """Host-memory backends: every device is the same RAM. The cuda backend: CUDA's answer."""
+    if registry.active().backend.aten_device == "cuda":
+        return torch.cuda.can_device_access_peer(index_of(device), index_of(peer_device))
+    return bool(_C._backend_host_accessible(registry.active().slot))
+
+
+def is_current_stream_capturing() -> bool:
+    return False  # deeplink has no graph capture
+
+
+def get_allocator_backend() -> str:
+    return "native"  # deeplink's own caching allocator (csrc/shim/allocator.cpp)
 
 
 def get_amp_supported_dtype():
     return [torch.float16, torch.bfloat16]
 
 
-def _is_in_bad_fork() -> bool:  # torch.manual_seed asks every device module this before seeding it
-    return False
+class amp:
+    """torch.deeplink.amp.autocast / GradScaler: torch.amp's, bound to the deeplink device."""
+    autocast = functools.partial(torch.autocast, "deeplink")
+    GradScaler = functools.partial(torch.amp.GradScaler, "deeplink")
+
+
+def __getattr__(name: str):
+    # A tuple like torch.cuda.default_generators, read fresh: the device count follows the backend.
+    if name == "default_generators":
+        return tuple(_C._default_generator(i) for i in range(_C._device_count()))
+    raise AttributeError(f"module 'torch.deeplink' has no attribute {name!r}")

@@ -7,7 +7,10 @@ import torch
 
 
 def tiny_model(kind: str, *, hidden: int = 64, layers: int = 2, heads: int = 4, vocab: int = 128, seed: int = 0):
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+    from .extras import require
+    transformers = require("transformers", "models", "deeplink's tiny models (deeplink demo, model tests)")
+    GPT2Config, GPT2LMHeadModel = transformers.GPT2Config, transformers.GPT2LMHeadModel
+    LlamaConfig, LlamaForCausalLM = transformers.LlamaConfig, transformers.LlamaForCausalLM
     torch.manual_seed(seed)
     if kind == "llama":
         cfg = LlamaConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything the CUDA backend claims, checked on a GPU machine in one go (docs/cuda.md):
+# Everything the CUDA backend claims, checked on a GPU machine in one go (docs/backends/cuda.md):
 #   1. environment and the shim build against that machine's torch
 #   2. the CUDA tests (tests/backends/test_cuda.py)
 #   3. the benchmark against native cuda (benchmarks/bench_cuda.py)

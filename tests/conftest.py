@@ -19,3 +19,7 @@ def test_kernels(tmp_path_factory):
     from deeplink.ckernel import build_library
     out = tmp_path_factory.mktemp("ckernels") / "libckernels_test.so"
     return build_library(Path(TESTS) / "plugins" / "ckernels_test.c", out, ["-Wall", "-Wextra", "-Werror", "-lm"])
+
+
+# The backend contract suite's fixtures (tests/contract/ runs it on every in-tree backend).
+pytest_plugins = ["deeplink.contract.plugin"]

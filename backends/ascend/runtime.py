@@ -17,8 +17,8 @@ from deeplink.runtime import D2D, D2H, H2D, Runtime
 
 from ._vendor.acl import Acl
 from ._vendor.constants import (ACL_ERROR_REPEAT_INITIALIZE, ACL_EVENT_RECORDED_STATUS_COMPLETE,
-                        ACL_MEM_MALLOC_HUGE_FIRST, ACL_MEMCPY_DEVICE_TO_DEVICE,
-                        ACL_MEMCPY_DEVICE_TO_HOST, ACL_MEMCPY_HOST_TO_DEVICE)
+                                ACL_MEM_MALLOC_HUGE_FIRST, ACL_MEMCPY_DEVICE_TO_DEVICE, ACL_MEMCPY_DEVICE_TO_HOST,
+                                ACL_MEMCPY_HOST_TO_DEVICE, ACL_STREAM_STATUS_COMPLETE)
 
 _ACL_KIND = {H2D: ACL_MEMCPY_HOST_TO_DEVICE, D2H: ACL_MEMCPY_DEVICE_TO_HOST, D2D: ACL_MEMCPY_DEVICE_TO_DEVICE}
 _KIND_NAME = {H2D: "host to device", D2H: "device to host", D2D: "device to device"}
@@ -49,9 +49,6 @@ class AscendRuntime(Runtime):
         self._thread = threading.local()
         self._lock = threading.Lock()
         self._default_streams: dict[int, int] = {}
-        # Streams created for deeplink, in creation order per device: the shim numbers them the
-        # same way (stream id = index + 1), which lets kernels map torch stream ids to handles.
-        self._streams: dict[int, list[int]] = {}
 
     # -- devices ---------------------------------------------------------------------------------
     def bind(self, device: int) -> None:
@@ -121,12 +118,6 @@ class AscendRuntime(Runtime):
     def acl_stream(self, device: int, handle: int) -> int:
         return handle if handle else self.default_stream(device)
 
-    def stream_for_id(self, device: int, stream_id: int) -> int:
-        """The aclrtStream behind deeplink stream `stream_id` (0: the default stream)."""
-        if not stream_id:
-            return self.default_stream(device)
-        return self._streams[device][stream_id - 1]
-
     def acl_stream_create(self, device: int) -> int:
         """A new ACL stream that is not a deeplink stream (deeplink's come from stream_create)."""
         return self._new_stream(device)
@@ -138,10 +129,7 @@ class AscendRuntime(Runtime):
         return int(s.value)
 
     def stream_create(self, device: int) -> int:
-        s = self._new_stream(device)
-        with self._lock:
-            self._streams.setdefault(device, []).append(s)
-        return s
+        return self._new_stream(device)
 
     def stream_destroy(self, device: int, stream: int) -> None:
         if not stream or stream == self._default_streams.get(device):
@@ -155,7 +143,13 @@ class AscendRuntime(Runtime):
                        "aclrtSynchronizeStream", f"device {device}")
 
     def stream_query(self, device: int, stream: int) -> bool:
-        # ACL has no portable stream query: record an event and ask whether it has completed.
+        if self.acl.aclrtStreamQuery is not None:
+            self.bind(device)
+            status = C.c_int()
+            self.acl.check(self.acl.aclrtStreamQuery(self.acl_stream(device, stream), C.byref(status)),
+                           "aclrtStreamQuery", f"device {device}")
+            return status.value == ACL_STREAM_STATUS_COMPLETE
+        # Older CANN has no stream query: record an event and ask whether it has completed.
         event = self.event_create(device)
         try:
             self.event_record(device, event, stream)

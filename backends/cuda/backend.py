@@ -17,7 +17,7 @@ class CudaBackend(Backend):
         """The GPU this process runs on, so a conformance report names the machine it came from."""
         import torch
         if torch.version.cuda is None or not torch.cuda.is_available():
-            return "not run on a GPU here (see docs/cuda.md for what was verified where)"
+            return "not run on a GPU here (see docs/backends/cuda.md for what was verified where)"
         return f"{torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda}, torch {torch.__version__}"
 
     def probe(self) -> Availability:

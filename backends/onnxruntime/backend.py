@@ -34,12 +34,12 @@ class OnnxRuntimeBackend(Backend):
         self._runtime = None
 
     def probe(self) -> Availability:
+        from deeplink.extras import require
         try:
-            import onnxruntime as ort
+            ort = require("onnxruntime", "onnxruntime", "the onnxruntime backend")
+            require("onnx", "onnxruntime", "the onnxruntime backend (it builds ONNX graphs)")
         except Exception as exc:    # ImportError, or a broken native library
-            return Availability.no(f"onnxruntime does not import ({type(exc).__name__}: {exc}); "
-                                   f"install it: pip install onnxruntime (or onnxruntime-gpu, "
-                                   f"onnxruntime-cann for other execution providers)")
+            return Availability.no(f"{exc} (onnxruntime-gpu, onnxruntime-cann, ... give other execution providers)")
         from ._vendor import providers
         available = ort.get_available_providers()
         req = [providers.provider_name(p) for p in requested_providers()]

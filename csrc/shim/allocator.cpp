@@ -4,11 +4,13 @@
 #include "runtime.h"
 
 #include <c10/core/CPUAllocator.h>
+#include <c10/core/CachingDeviceAllocator.h>
 
 #include <cstddef>
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -37,16 +39,16 @@ size_t round_size(size_t n) {
   return (n + kStep - 1) / kStep * kStep;
 }
 
-// One per (backend, device). Every pointer the runtime gave out is in exactly one of: `live`
-// (held by a storage), `free_blocks` (cached for reuse), `unfreed` (its runtime free failed; retried
-// by empty_cache). Runtime calls are made outside the mutex: a Python runtime may run arbitrary
-// Python, which may free tensors, which comes back here.
 struct Unfreed {
   void* ptr;
   size_t size;
   bool reserved;  // counted in the reserved bytes (a refused pointer never was)
 };
 
+// One per (backend, device). Every pointer the runtime gave out is in exactly one of: `live`
+// (held by a storage), `free_blocks` (cached for reuse), `unfreed` (its runtime free failed; retried
+// by empty_cache). Runtime calls are made outside the mutex: a Python runtime may run arbitrary
+// Python, which may free tensors, which comes back here.
 struct Pool {
   std::mutex mutex;
   std::map<size_t, std::vector<void*>> free_blocks;
@@ -55,19 +57,49 @@ struct Pool {
 };
 
 std::mutex g_pools_mutex;
-std::map<std::pair<int, int>, Pool> g_pools;   // by (backend, device); std::map nodes are stable
+std::map<std::pair<int, int>, Pool> g_pools;   // by (backend, device)
 
 Pool& pool_for(int backend, int device) {
   std::lock_guard<std::mutex> lock(g_pools_mutex);
-  return g_pools[{backend, device}];
+  return g_pools[{backend, device}];  // std::map nodes are stable
 }
 
 // Statistics are updated on every allocation and free (twice per op), so they are lock-free
 // atomics in a fixed table with one row per possible device index (c10::DeviceIndex is 8 bits).
+// Each quantity keeps what c10's Stat keeps (current, peak, and the running totals allocated /
+// freed), so torch.accelerator.memory_stats() reads them.
 constexpr int kMaxDevices = 128;
+struct AtomicStat {
+  std::atomic<int64_t> current{0}, peak{0}, allocated{0}, freed{0};
+  void add(int64_t delta) {
+    if (delta == 0) return;
+    int64_t now = current.fetch_add(delta, std::memory_order_relaxed) + delta;
+    if (delta > 0) {
+      allocated.fetch_add(delta, std::memory_order_relaxed);
+      int64_t seen = peak.load(std::memory_order_relaxed);
+      while (now > seen && !peak.compare_exchange_weak(seen, now, std::memory_order_relaxed)) {
+      }
+    } else {
+      freed.fetch_add(-delta, std::memory_order_relaxed);
+    }
+  }
+  c10::CachingAllocator::Stat load() const {
+    c10::CachingAllocator::Stat s;
+    s.current = current.load(std::memory_order_relaxed);
+    s.peak = peak.load(std::memory_order_relaxed);
+    s.allocated = allocated.load(std::memory_order_relaxed);
+    s.freed = freed.load(std::memory_order_relaxed);
+    return s;
+  }
+  void reset_peak() { peak = current.load(); }
+  void reset_accumulated() {
+    allocated = 0;
+    freed = 0;
+  }
+};
 struct AtomicStats {
-  std::atomic<int64_t> allocated{0}, allocated_peak{0}, reserved{0}, reserved_peak{0};
-  std::atomic<int64_t> runtime_mallocs{0}, runtime_frees{0}, cache_hits{0}, adopted{0};
+  AtomicStat allocated_bytes, reserved_bytes, allocations, segments;
+  std::atomic<int64_t> cache_hits{0}, adopted{0}, ooms{0}, alloc_retries{0};
 };
 AtomicStats g_stats[kMaxDevices];
 
@@ -77,21 +109,14 @@ AtomicStats& stats_of(int device) {
   return g_stats[device];
 }
 
-void raise_peak(std::atomic<int64_t>& peak, int64_t value) {
-  int64_t seen = peak.load(std::memory_order_relaxed);
-  while (value > seen && !peak.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
-  }
-}
-
-void account(int device, int64_t d_alloc, int64_t d_reserved, int64_t mallocs, int64_t frees, int64_t hits,
-             int64_t adopted) {
+// One allocation (or free, with negative deltas) of `bytes` held by a live storage; `runtime_bytes`
+// is what the runtime gave (or took back) at the same time (0 when served from the cache).
+void account(int device, int64_t bytes, int64_t runtime_bytes) {
   AtomicStats& s = stats_of(device);
-  if (d_alloc) raise_peak(s.allocated_peak, s.allocated.fetch_add(d_alloc, std::memory_order_relaxed) + d_alloc);
-  if (d_reserved) raise_peak(s.reserved_peak, s.reserved.fetch_add(d_reserved, std::memory_order_relaxed) + d_reserved);
-  if (mallocs) s.runtime_mallocs.fetch_add(mallocs, std::memory_order_relaxed);
-  if (frees) s.runtime_frees.fetch_add(frees, std::memory_order_relaxed);
-  if (hits) s.cache_hits.fetch_add(hits, std::memory_order_relaxed);
-  if (adopted) s.adopted.fetch_add(adopted, std::memory_order_relaxed);
+  s.allocated_bytes.add(bytes);
+  if (bytes) s.allocations.add(bytes > 0 ? 1 : -1);
+  s.reserved_bytes.add(runtime_bytes);
+  if (runtime_bytes) s.segments.add(runtime_bytes > 0 ? 1 : -1);
 }
 
 // Frees a block through the runtime; on failure keeps it for empty_cache to retry and returns the
@@ -99,7 +124,7 @@ void account(int device, int64_t d_alloc, int64_t d_reserved, int64_t mallocs, i
 std::string release(int backend, int device, Pool& pool, const Unfreed& block) {
   try {
     backend_slot(backend).runtime->free(device, block.ptr);
-    if (block.reserved) account(device, 0, -static_cast<int64_t>(block.size), 0, 1, 0, 0);
+    if (block.reserved) account(device, 0, -static_cast<int64_t>(block.size));
     return "";
   } catch (const std::exception& e) {
     std::lock_guard<std::mutex> lock(pool.mutex);
@@ -122,7 +147,7 @@ void free_block(void* ctx) {
       cache_it = true;
     }
   }
-  account(b->device, -static_cast<int64_t>(b->size), 0, 0, 0, 0, 0);
+  account(b->device, -static_cast<int64_t>(b->size), 0);
   if (runtime_caches) {
     std::string error = release(b->backend, b->device, pool, {b->ptr, b->size, true});
     if (!error.empty()) TORCH_WARN("deeplink backend '", backend_slot(b->backend).name, "': runtime free failed (",
@@ -135,11 +160,13 @@ void free_block(void* ctx) {
 
 void free_adopted(void* ctx) {
   auto* a = static_cast<Adopted*>(ctx);
-  account(a->device, -static_cast<int64_t>(a->nbytes), 0, 0, 0, 0, 0);
+  account(a->device, -static_cast<int64_t>(a->nbytes), 0);
   delete a;  // drops the reference to the ATen storage, which frees it through its own allocator
 }
 
-class DeviceAllocator final : public c10::Allocator {
+// A c10::DeviceAllocator, so torch.accelerator.memory_allocated() / memory_stats() /
+// empty_cache() / get_memory_info() work on the deeplink device as they do on CUDA.
+class DeviceAllocator final : public c10::DeviceAllocator {
  public:
   c10::DataPtr allocate(size_t nbytes) override {
     return allocate_on(active_backend_id(), current_device(), nbytes);
@@ -147,6 +174,19 @@ class DeviceAllocator final : public c10::Allocator {
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     const BackendSlot& b = active_backend();
     b.runtime->memcpy(current_device(), dest, src, count, DL_MEMCPY_D2D, nullptr);
+  }
+  bool initialized() override { return active_backend_id() >= 0; }
+  void emptyCache(c10::MempoolId_t) override { empty_cache(); }
+  // Blocks go back to the cache when their storage dies, without waiting for other streams: the
+  // backends here run their streams in order on the host (see docs/device.md, streams).
+  void recordStream(const c10::DataPtr&, c10::Stream) override {}
+  c10::CachingDeviceAllocator::DeviceStats getDeviceStats(c10::DeviceIndex device) override {
+    return device_stats(device);
+  }
+  void resetAccumulatedStats(c10::DeviceIndex device) override { reset_accumulated_stats(device); }
+  void resetPeakStats(c10::DeviceIndex device) override { reset_peak_stats(device); }
+  std::pair<size_t, size_t> getMemoryInfo(c10::DeviceIndex device) override {
+    return active_backend().runtime->mem_get_info(device);
   }
 };
 
@@ -176,7 +216,7 @@ void* checked_malloc(const BackendSlot& slot, int backend, int device, size_t si
     // A block whose free reported failure but happened after all: it is the runtime's again.
     for (auto it = pool.unfreed.begin(); it != pool.unfreed.end(); ++it) {
       if (it->ptr == p) {
-        if (it->reserved) account(device, 0, -static_cast<int64_t>(it->size), 0, 1, 0, 0);
+        if (it->reserved) account(device, 0, -static_cast<int64_t>(it->size));
         pool.unfreed.erase(it);
         break;
       }
@@ -217,23 +257,30 @@ c10::DataPtr allocate_on(int backend, int device, size_t nbytes) {
     }
   }
   if (p) {
-    account(device, size, 0, 0, 0, 1, 0);
+    stats_of(device).cache_hits.fetch_add(1, std::memory_order_relaxed);
+    account(device, size, 0);
   } else {
     try {
       p = checked_malloc(slot, backend, device, size, pool);
     } catch (const c10::OutOfMemoryError&) {
+      stats_of(device).alloc_retries.fetch_add(1, std::memory_order_relaxed);
       try {
         empty_cache();  // give cached blocks back to the runtime, then retry once
       } catch (const c10::Error&) {
         // a failing free is reported by an explicit empty_cache(); here only the retry matters
       }
-      p = checked_malloc(slot, backend, device, size, pool);
+      try {
+        p = checked_malloc(slot, backend, device, size, pool);
+      } catch (const c10::OutOfMemoryError&) {
+        stats_of(device).ooms.fetch_add(1, std::memory_order_relaxed);
+        throw;
+      }
     }
     {
       std::lock_guard<std::mutex> lock(pool.mutex);
       pool.live.insert(p);
     }
-    account(device, size, size, 1, 0, 0, 0);
+    account(device, size, size);
   }
   auto* b = new Block();
   b->backend = backend;
@@ -251,7 +298,8 @@ c10::DataPtr adopt_storage(c10::intrusive_ptr<c10::StorageImpl> source, int back
   a->device = device;
   a->nbytes = source->nbytes();
   a->source = std::move(source);
-  account(device, a->nbytes, 0, 0, 0, 0, 1);
+  stats_of(device).adopted.fetch_add(1, std::memory_order_relaxed);
+  account(device, a->nbytes, 0);
   return c10::DataPtr(p, a, &free_adopted, c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
 }
 
@@ -261,24 +309,41 @@ const OwnerTag* owner_of(const c10::DataPtr& ptr) {
   return nullptr;
 }
 
-MemoryStats memory_stats(int device) {
+c10::CachingDeviceAllocator::DeviceStats device_stats(int device) {
   const AtomicStats& a = stats_of(device);
-  MemoryStats s;
-  s.allocated = a.allocated;
-  s.allocated_peak = a.allocated_peak;
-  s.reserved = a.reserved;
-  s.reserved_peak = a.reserved_peak;
-  s.runtime_mallocs = a.runtime_mallocs;
-  s.runtime_frees = a.runtime_frees;
-  s.cache_hits = a.cache_hits;
-  s.adopted = a.adopted;
+  c10::CachingDeviceAllocator::DeviceStats s;
+  constexpr size_t all = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+  s.allocated_bytes[all] = a.allocated_bytes.load();
+  s.active_bytes[all] = s.allocated_bytes[all];  // no block splitting: every live block is active
+  s.requested_bytes[all] = s.allocated_bytes[all];
+  s.reserved_bytes[all] = a.reserved_bytes.load();
+  s.allocation[all] = a.allocations.load();
+  s.active[all] = s.allocation[all];
+  s.segment[all] = a.segments.load();
+  s.num_device_alloc = s.segment[all].allocated;
+  s.num_device_free = s.segment[all].freed;
+  s.num_ooms = a.ooms.load(std::memory_order_relaxed);
+  s.num_alloc_retries = a.alloc_retries.load(std::memory_order_relaxed);
   return s;
+}
+
+MemoryCounts memory_counts(int device) {
+  const AtomicStats& a = stats_of(device);
+  return {a.cache_hits.load(std::memory_order_relaxed), a.adopted.load(std::memory_order_relaxed)};
 }
 
 void reset_peak_stats(int device) {
   AtomicStats& s = stats_of(device);
-  s.allocated_peak = s.allocated.load();
-  s.reserved_peak = s.reserved.load();
+  for (AtomicStat* st : {&s.allocated_bytes, &s.reserved_bytes, &s.allocations, &s.segments}) st->reset_peak();
+}
+
+void reset_accumulated_stats(int device) {
+  AtomicStats& s = stats_of(device);
+  for (AtomicStat* st : {&s.allocated_bytes, &s.reserved_bytes, &s.allocations, &s.segments}) st->reset_accumulated();
+  s.cache_hits = 0;
+  s.adopted = 0;
+  s.ooms = 0;
+  s.alloc_retries = 0;
 }
 
 void empty_cache() {

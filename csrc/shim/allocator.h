@@ -5,6 +5,7 @@
 #pragma once
 
 #include <c10/core/Allocator.h>
+#include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/Storage.h>
 
 #include <cstdint>
@@ -17,10 +18,10 @@ struct OwnerTag {
   size_t nbytes = 0;
 };
 
-struct MemoryStats {
-  int64_t allocated = 0, allocated_peak = 0;  // bytes held by live storages
-  int64_t reserved = 0, reserved_peak = 0;    // bytes obtained from the runtime (live + cached)
-  int64_t runtime_mallocs = 0, runtime_frees = 0, cache_hits = 0, adopted = 0;
+// Counters of deeplink's own that c10's DeviceStats has no field for.
+struct MemoryCounts {
+  int64_t cache_hits = 0;  // allocations served from the cache
+  int64_t adopted = 0;     // buffers made by ATen kernels and taken over without copying
 };
 
 // The c10::Allocator registered for PrivateUse1. Allocates on the current deeplink device from the
@@ -37,8 +38,12 @@ c10::DataPtr adopt_storage(c10::intrusive_ptr<c10::StorageImpl> source, int back
 // Owner of a deeplink DataPtr, or nullptr when the memory is not deeplink's (e.g. empty storage).
 const OwnerTag* owner_of(const c10::DataPtr& ptr);
 
-MemoryStats memory_stats(int device);
+// allocated_bytes: bytes held by live storages; reserved_bytes: bytes obtained from the runtime
+// (live + cached); allocation / segment: the same as counts.
+c10::CachingDeviceAllocator::DeviceStats device_stats(int device);
+MemoryCounts memory_counts(int device);
 void reset_peak_stats(int device);
+void reset_accumulated_stats(int device);
 void empty_cache();
 
 }  // namespace deeplink

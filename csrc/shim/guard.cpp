@@ -16,6 +16,12 @@ struct Event {
 };
 
 DeviceRuntime& rt() { return *active_backend().runtime; }
+
+// torch.Stream(device="deeplink") and torch.Event(device="deeplink") name no index: the current
+// device is meant, as for CUDA.
+c10::Device resolved(c10::Device d) {
+  return d.has_index() ? d : c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(current_device()));
+}
 DeviceRuntime& rt_of(const Event* e) { return *backend_slot(e->backend).runtime; }
 
 struct GuardImpl final : public c10::impl::DeviceGuardImplInterface {
@@ -38,12 +44,16 @@ struct GuardImpl final : public c10::impl::DeviceGuardImplInterface {
   }
   c10::DeviceIndex deviceCount() const noexcept override { return static_cast<c10::DeviceIndex>(device_count()); }
 
-  c10::Stream getStream(c10::Device d) const override { return current_stream(d.index()); }
+  c10::Stream getStream(c10::Device d) const override { return current_stream(resolved(d).index()); }
   c10::Stream getDefaultStream(c10::Device d) const override {
-    return c10::Stream(c10::Stream::DEFAULT, d);
+    return c10::Stream(c10::Stream::DEFAULT, resolved(d));
   }
-  c10::Stream getStreamFromGlobalPool(c10::Device d, bool /*high_priority*/) const override { return new_stream(d.index()); }
-  c10::Stream getNewStream(c10::Device d, int /*priority*/) const override { return new_stream(d.index()); }
+  c10::Stream getStreamFromGlobalPool(c10::Device d, bool /*high_priority*/) const override {
+    return new_stream(resolved(d).index());
+  }
+  c10::Stream getNewStream(c10::Device d, int /*priority*/) const override { return new_stream(resolved(d).index()); }
+  // Every dtype: storage is bytes, and an op a backend lacks for a dtype falls back (or raises by policy).
+  c10::DeviceCapability getDeviceCapability(c10::Device) const override { return c10::DeviceCapability(); }
   c10::Stream exchangeStream(c10::Stream s) const override {
     c10::Stream old = current_stream(s.device_index());
     set_current_stream(s);

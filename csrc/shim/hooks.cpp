@@ -3,11 +3,11 @@
 #include "allocator.h"
 #include "device_state.h"
 #include "generator.h"
+#include "pinned_memory.h"
 #include "runtime.h"
 #include "storage_ops.h"
 
 #include <ATen/detail/PrivateUse1HooksInterface.h>
-#include <c10/core/CPUAllocator.h>
 
 namespace deeplink {
 namespace {
@@ -33,8 +33,8 @@ struct Hooks final : public at::PrivateUse1HooksInterface {
   at::Device getDeviceFromPtr(void*) const override {
     return at::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(current_device()));
   }
-  bool isPinnedPtr(const void*) const override { return false; }
-  c10::Allocator* getPinnedMemoryAllocator() const override { return c10::GetCPUAllocator(); }
+  bool isPinnedPtr(const void* p) const override { return is_pinned_ptr(p); }
+  c10::Allocator* getPinnedMemoryAllocator() const override { return pinned_memory_allocator(); }
   void resizePrivateUse1Bytes(const c10::Storage& storage, size_t newsize) const override {
     resize_storage_bytes(storage.unsafeGetStorageImpl(), newsize);
   }

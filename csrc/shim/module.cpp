@@ -4,24 +4,32 @@
 #include "allocator.h"
 #include "device_state.h"
 #include "generator.h"
+#include "pinned_memory.h"
 #include "router.h"
 #include "runtime.h"
 #include "storage_ops.h"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/DynamicTypes.h>
 #include <torch/csrc/Generator.h>
 #include <torch/extension.h>
+
+#include <pybind11/stl.h>
 
 namespace py = pybind11;
 
 namespace deeplink {
 void register_hooks();
+void register_backend_meta();
+void move_into_host_storage(const c10::Storage& storage, const c10::Storage& shared);
+c10::Storage storage_from_host(const c10::Storage& shared, int backend, int device);
 void set_sdp_choice(int choice);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   using namespace deeplink;
   register_hooks();
+  register_backend_meta();
 
   m.def("_host_runtime_table", [] { return reinterpret_cast<uintptr_t>(host_runtime_table()); },
         "Address of the CPU reference backend's dl_runtime_v1 table.");
@@ -81,18 +89,63 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
     active_backend().runtime->synchronize(d < 0 ? current_device() : d);
   });
 
+  // Flat keys named as torch.cuda.memory_stats() names them, plus deeplink's own counters.
   m.def("_memory_stats", [](int d) {
-    MemoryStats s = memory_stats(d < 0 ? current_device() : d);
+    const int dev = d < 0 ? current_device() : d;
+    c10::CachingDeviceAllocator::DeviceStats s = device_stats(dev);
     py::dict r;
-    r["allocated_bytes.all.current"] = s.allocated;
-    r["allocated_bytes.all.peak"] = s.allocated_peak;
-    r["reserved_bytes.all.current"] = s.reserved;
-    r["reserved_bytes.all.peak"] = s.reserved_peak;
-    r["num_runtime_mallocs"] = s.runtime_mallocs;
-    r["num_runtime_frees"] = s.runtime_frees;
-    r["num_cache_hits"] = s.cache_hits;
-    r["num_adopted"] = s.adopted;
+    auto put = [&](const char* name, const c10::CachingAllocator::Stat& st) {
+      const std::string base = std::string(name) + ".all.";
+      r[py::str(base + "current")] = st.current;
+      r[py::str(base + "peak")] = st.peak;
+      r[py::str(base + "allocated")] = st.allocated;
+      r[py::str(base + "freed")] = st.freed;
+    };
+    constexpr size_t all = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    put("allocated_bytes", s.allocated_bytes[all]);
+    put("reserved_bytes", s.reserved_bytes[all]);
+    put("active_bytes", s.active_bytes[all]);
+    put("requested_bytes", s.requested_bytes[all]);
+    put("allocation", s.allocation[all]);
+    put("active", s.active[all]);
+    put("segment", s.segment[all]);
+    r["num_alloc_retries"] = s.num_alloc_retries;
+    r["num_ooms"] = s.num_ooms;
+    r["num_device_alloc"] = s.num_device_alloc;
+    r["num_device_free"] = s.num_device_free;
+    MemoryCounts c = memory_counts(dev);
+    r["num_cache_hits"] = c.cache_hits;
+    r["num_adopted"] = c.adopted;
     return r;
+  });
+  m.def("_reset_accumulated_memory_stats", [](int d) { reset_accumulated_stats(d < 0 ? current_device() : d); });
+  m.def("_mem_get_info", [](int d) {
+    return active_backend().runtime->mem_get_info(d < 0 ? current_device() : d);
+  });
+  m.def("_host_memory_stats", [] {
+    HostMemoryStats s = host_memory_stats();
+    py::dict r;
+    r["allocated_bytes.current"] = s.allocated;
+    r["allocated_bytes.peak"] = s.allocated_peak;
+    r["reserved_bytes.current"] = s.reserved;
+    r["locked_bytes.current"] = s.locked;
+    r["num_host_alloc"] = s.host_allocs;
+    r["num_host_free"] = s.host_frees;
+    return r;
+  });
+  m.def("_empty_host_cache", &empty_host_cache);
+  m.def("_move_into_host_storage", [](py::object storage, py::object shared) {
+    move_into_host_storage(torch::createStorage(storage.ptr()), torch::createStorage(shared.ptr()));
+  });
+  m.def("_storage_from_host", [](py::object shared, int backend, int device) {
+    return py::reinterpret_steal<py::object>(torch::createPyObject(storage_from_host(torch::createStorage(shared.ptr()),
+                                                                                     backend, device)));
+  });
+  m.def("_storage_owner", [](py::object storage) -> py::tuple {
+    c10::Storage s = torch::createStorage(storage.ptr());
+    const OwnerTag* tag = owner_of(s.data_ptr());
+    if (tag) return py::make_tuple(tag->backend, tag->device);
+    return py::make_tuple(active_backend_id(), current_device());
   });
   m.def("_reset_peak_memory_stats", [](int d) { reset_peak_stats(d < 0 ? current_device() : d); });
   m.def("_empty_cache", [] { empty_cache(); });

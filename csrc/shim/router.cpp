@@ -53,6 +53,9 @@ struct OpInfo {
   OpCounters* counters = nullptr;
   std::vector<size_t> generator_args;  // schema positions of `Generator?` arguments
   std::vector<bool> writes;            // schema positions written in place (Tensor(a!))
+  // Schema positions of index tensors that may live on the CPU, as CUDA allows (advanced indexing
+  // `indices`, index_fill's `index`): moved to the op's device before the call.
+  std::vector<size_t> cpu_index_args;
   // Random op without a Generator argument (native_dropout): its ATen kernel draws from the ATen
   // device's default generator, so deeplink's generator state is lent to it for the call.
   bool lends_rng = false;
@@ -105,6 +108,15 @@ void release_retired() {  // with the GIL held
   for (PyObject* o : dead) Py_DECREF(o);
 }
 
+bool accepts_cpu_index(const c10::FunctionSchema& schema, const c10::Argument& arg) {
+  if (arg.name() == "indices") {  // Tensor?[] of index / index_put_ / _unsafe_index ...
+    const auto& t = arg.type();
+    return t->kind() == c10::TypeKind::ListType &&
+           t->castRaw<c10::ListType>()->getElementType()->kind() == c10::TypeKind::OptionalType;
+  }
+  return arg.name() == "index" && (schema.name() == "aten::index_fill_" || schema.name() == "aten::index_fill");
+}
+
 std::string op_name_of(const c10::FunctionSchema& schema) {
   const auto& n = schema.operator_name();
   std::string name = n.name;
@@ -139,6 +151,7 @@ const OpInfo* op_info(const c10::OperatorHandle& op) {
       info->generator_args.push_back(i);
     }
     info->writes[i] = args[i].alias_info() && args[i].alias_info()->isWrite();
+    if (accepts_cpu_index(*key, args[i])) info->cpu_index_args.push_back(i);
   }
   info->lends_rng = info->generator_args.empty() && op.hasTag(at::Tag::nondeterministic_seeded);
   g_ops.emplace(key, info);
@@ -258,7 +271,7 @@ std::string describe(const c10::FunctionSchema& schema, const torch::jit::Stack&
 
 // A deeplink tensor in the arguments: its device must agree with the others, and its memory must
 // belong to the backend that will run the op.
-void check_tensor(const at::Tensor& t, int backend, int& device, const c10::OperatorHandle& op) {
+void check_tensor(const at::Tensor& t, int backend, int& device, const c10::OperatorHandle& op, bool write = false) {
   if (!t.defined()) return;
   if (t.device().type() == c10::DeviceType::PrivateUse1) {
     if (device < 0) {
@@ -276,10 +289,11 @@ void check_tensor(const at::Tensor& t, int backend, int& device, const c10::Oper
                   "' is active. Tensors do not move between backends implicitly: call deeplink.use('",
                   backend_slot(owner).name, "') first, or move the tensor with .cpu() and back.");
     }
-  } else if (t.dim() != 0) {
+  } else if (t.dim() != 0 || write) {  // a zero-dim CPU tensor is a scalar input, never an output
     TORCH_CHECK(false, "Expected all tensors to be on the same device, but found at least two devices, deeplink and ",
                 t.device(), "! (aten::", op_name_of(op.schema()), ": a ", t.device().type(),
-                " tensor of shape ", t.sizes(), " was passed; move it with .to('deeplink'))");
+                " tensor of shape ", t.sizes(), " was passed", write ? " as the output" : "",
+                "; move it with .to('deeplink'))");
   }
 }
 
@@ -301,9 +315,9 @@ int rewrite_args(const c10::OperatorHandle& op, const Route& r, torch::jit::Stac
   for (size_t i = 0; i < n; ++i) {
     const c10::IValue& v = stack[start + i];
     if (v.isTensor()) {
-      check_tensor(v.toTensor(), backend, device, op);
+      check_tensor(v.toTensor(), backend, device, op, r.op->writes[i]);
     } else if (v.isTensorList()) {
-      for (const at::Tensor& t : v.toTensorList()) check_tensor(t, backend, device, op);
+      for (const at::Tensor& t : v.toTensorList()) check_tensor(t, backend, device, op, r.op->writes[i]);
     } else if (v.isList()) {
       for (const c10::IValue& e : v.toListRef())
         if (e.isTensor()) check_tensor(e.toTensor(), backend, device, op);
@@ -421,6 +435,32 @@ struct RngLoan {
   at::Generator inner, lent;
   at::Tensor saved;
 };
+
+// CPU index tensors (OpInfo::cpu_index_args) become tensors on the op's device, so every path
+// (ATen kernel, Python kernel, decomposition, CPU fallback) sees indices on the device.
+void move_cpu_indices(const c10::OperatorHandle& op, const Route& r, torch::jit::Stack& stack) {
+  const size_t start = stack.size() - op.schema().arguments().size();
+  std::optional<c10::Device> device;
+  for (size_t i = start; i < stack.size() && !device; ++i) {
+    if (stack[i].isTensor() && stack[i].toTensor().device().type() == c10::DeviceType::PrivateUse1)
+      device = stack[i].toTensor().device();
+  }
+  if (!device) return;
+  auto to_device = [&](const at::Tensor& t) {
+    return t.defined() && t.device().type() == c10::DeviceType::CPU ? t.to(*device) : t;
+  };
+  for (size_t i : r.op->cpu_index_args) {
+    c10::IValue& v = stack[start + i];
+    if (v.isTensor()) {
+      v = to_device(v.toTensor());
+    } else if (v.isList()) {
+      c10::List<std::optional<at::Tensor>> out;
+      for (const c10::IValue& e : v.toListRef())
+        out.push_back(e.isTensor() ? std::optional<at::Tensor>(to_device(e.toTensor())) : std::nullopt);
+      v = std::move(out);
+    }
+  }
+}
 
 // ---------------------------------------------------------------- the paths
 void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r) {
@@ -632,8 +672,9 @@ bool run_kernel(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
   int device = -1;
   for (size_t i = 0; i < n; ++i) {
     const c10::IValue& v = (*stack)[start + i];
-    if (v.isTensor()) check_tensor(v.toTensor(), r.backend, device, op);
-    else if (v.isTensorList()) for (const at::Tensor& t : v.toTensorList()) check_tensor(t, r.backend, device, op);
+    if (v.isTensor()) check_tensor(v.toTensor(), r.backend, device, op, r.op->writes[i]);
+    else if (v.isTensorList())
+      for (const at::Tensor& t : v.toTensorList()) check_tensor(t, r.backend, device, op, r.op->writes[i]);
   }
   std::optional<c10::DeviceGuard> guard;
   if (device >= 0) guard.emplace(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
@@ -645,6 +686,7 @@ bool run_kernel(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
 void router_fallback(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::jit::Stack* stack) {
   const RoutePtr route = route_for(op);  // held for the whole call: another thread may retire it
   const Route& r = *route;
+  if (!r.op->cpu_index_args.empty()) move_cpu_indices(op, r, *stack);
   switch (r.kind) {
     case Kind::Passthrough:
       r.op->counters->native.fetch_add(1, std::memory_order_relaxed);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace deeplink {
@@ -42,6 +43,9 @@ class DeviceRuntime {
   // The ATen stream behind a stream handle, for runtimes built on an ATen device: Passthrough
   // kernels then run on the stream the user made current on the deeplink device.
   virtual std::optional<c10::Stream> aten_stream(void* /*handle*/) const { return std::nullopt; }
+  // (free, total) bytes of the device's memory. Host-memory runtimes report the machine's memory
+  // (runtime_memory_info.cpp); others must say, or torch.deeplink.mem_get_info() raises.
+  virtual std::pair<size_t, size_t> mem_get_info(int device);
   // True when malloc/free already pool memory (torch's CUDA caching allocator): the shim then frees
   // straight back instead of keeping a second cache that the first could not reuse.
   virtual bool caches() const { return false; }

@@ -5,10 +5,13 @@
 #include "runtime.h"
 
 #include <ATen/ATen.h>
+#include <c10/core/CachingDeviceAllocator.h>
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 
+#include <chrono>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 namespace deeplink {
@@ -17,6 +20,8 @@ namespace {
 struct AtenEvent {
   void* event = nullptr;  // the device guard's event handle, created on first record
   c10::Device device;
+  // The CPU device has no device events (work is synchronous): the host clock at record time.
+  std::optional<std::chrono::steady_clock::time_point> host_time;
 };
 
 class AtenRuntime final : public DeviceRuntime {
@@ -71,7 +76,7 @@ class AtenRuntime final : public DeviceRuntime {
   }
   void stream_wait_event(int d, void* s, void* e) override {
     auto* ev = static_cast<AtenEvent*>(e);
-    if (ev->event) guard_.block(ev->event, stream_of(d, s));
+    if (type_ != c10::DeviceType::CPU && ev->event) guard_.block(ev->event, stream_of(d, s));
   }
   void* event_create(int d) override { return new AtenEvent{nullptr, dev(d)}; }
   void event_destroy(int d, void* e) override {
@@ -81,6 +86,10 @@ class AtenRuntime final : public DeviceRuntime {
   }
   void event_record(int d, void* e, void* s) override {
     auto* ev = static_cast<AtenEvent*>(e);
+    if (type_ == c10::DeviceType::CPU) {
+      ev->host_time = std::chrono::steady_clock::now();
+      return;
+    }
     // Timing is always enabled: deeplink events are few, and elapsed_time must work.
     guard_.record(&ev->event, stream_of(d, s), static_cast<c10::DeviceIndex>(d), c10::EventFlag::BACKEND_DEFAULT);
   }
@@ -92,6 +101,10 @@ class AtenRuntime final : public DeviceRuntime {
     auto* ev = static_cast<AtenEvent*>(e);
     return ev->event == nullptr || guard_.queryEvent(ev->event);
   }
+  std::pair<size_t, size_t> mem_get_info(int d) override {
+    if (type_ == c10::DeviceType::CPU) return DeviceRuntime::mem_get_info(d);
+    return c10::getDeviceAllocator(type_)->getMemoryInfo(static_cast<c10::DeviceIndex>(d));
+  }
   std::optional<c10::Stream> aten_stream(void* handle) const override {
     if (!handle) return std::nullopt;
     return *static_cast<c10::Stream*>(handle);
@@ -99,6 +112,10 @@ class AtenRuntime final : public DeviceRuntime {
   double event_elapsed_ms(int d, void* a, void* b) override {
     auto* ea = static_cast<AtenEvent*>(a);
     auto* eb = static_cast<AtenEvent*>(b);
+    if (type_ == c10::DeviceType::CPU) {
+      TORCH_CHECK(ea->host_time && eb->host_time, "deeplink: both events must be recorded before elapsed_time()");
+      return std::chrono::duration<double, std::milli>(*eb->host_time - *ea->host_time).count();
+    }
     TORCH_CHECK(ea->event && eb->event, "deeplink: both events must be recorded before elapsed_time()");
     return guard_.elapsedTime(ea->event, eb->event, static_cast<c10::DeviceIndex>(d));
   }

@@ -4,6 +4,7 @@
 #include "runtime.h"
 
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 namespace py = pybind11;
 
@@ -49,6 +50,13 @@ class PythonRuntime final : public DeviceRuntime {
   bool event_query(int d, void* e) override { return call<bool>("event_query", d, addr(e)); }
   double event_elapsed_ms(int d, void* a, void* b) override {
     return call<double>("event_elapsed_ms", d, addr(a), addr(b));
+  }
+  std::pair<size_t, size_t> mem_get_info(int d) override {
+    {
+      py::gil_scoped_acquire gil;
+      if (!py::hasattr(obj_, "mem_get_info")) return DeviceRuntime::mem_get_info(d);
+    }
+    return call<std::pair<size_t, size_t>>("mem_get_info", d);
   }
 
  private:

@@ -36,7 +36,7 @@ def generate(name: str, out: str | Path, force: bool = False) -> list[Path]:
         dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_text(_render(src.read_text(), values, src))
         written.append(dst)
-    include = out / "src" / name / "csrc" / "include" / "deeplink"
+    include = out / "src" / name / "ops" / "include" / "deeplink"
     include.mkdir(parents=True, exist_ok=True)
     for header in HEADERS:
         shutil.copyfile(headers_dir() / header, include / header)

@@ -756,6 +756,19 @@ EMU_EXPORT aclError aclrtSynchronizeStream(aclrtStream stream) {
   return take_sticky("aclrtSynchronizeStream", st);
 }
 
+// aclrtStreamStatus: COMPLETE (0) when every task queued on the stream has run. Like the real
+// runtime, asking does not make the stream progress.
+EMU_EXPORT aclError aclrtStreamQuery(aclrtStream stream, int* status) {
+  if (aclError e = enter("aclrtStreamQuery", "stream=" + hex(stream), true)) return e;
+  aclError err = 0;
+  Stream* st = checked_stream("aclrtStreamQuery", stream, &err);
+  if (!st) return err;
+  if (!status) return set_error("aclrtStreamQuery", acl_code::INVALID_PARAM, "status is null");
+  std::lock_guard<std::recursive_mutex> g(S().mu);
+  *status = st->pending.empty() ? 0 : 1;
+  return acl_code::SUCCESS;
+}
+
 EMU_EXPORT aclError aclrtCreateEvent(aclrtEvent* event) {
   if (aclError e = enter("aclrtCreateEvent", "", true)) return e;
   if (!event) return set_error("aclrtCreateEvent", acl_code::INVALID_PARAM, "event is null");

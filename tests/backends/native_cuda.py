@@ -2,7 +2,7 @@
 
 Once a PrivateUse1 backend is registered, torch takes it as *the* accelerator, and a backward pass
 over native CUDA tensors in that process trips an internal assert of the autograd engine
-(pytorch/pytorch#161129, see docs/cuda.md). Tests that compare against native CUDA training or
+(pytorch/pytorch#161129, see docs/backends/cuda.md). Tests that compare against native CUDA training or
 gradients therefore compute the reference here. `deeplink/models.py` is loaded by file path so
 that the deeplink package (and its device registration) is never imported."""
 import subprocess

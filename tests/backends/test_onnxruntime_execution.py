@@ -138,7 +138,7 @@ def test_cache_keys_include_providers_and_are_dropped_on_change(monkeypatch):
 
 def test_copy_kernels_convert_dtypes_and_layouts_like_aten():
     """ops/copy.py's _to_copy and copy_ (on host tensors: not yet offered to the dispatcher,
-    see docs/onnxruntime.md) match ATen, including float -> uint8 wrapping and strided targets."""
+    see docs/backends/onnxruntime.md) match ATen, including float -> uint8 wrapping and strided targets."""
     from test_onnxruntime_helpers import kernel
     a = torch.randn(4, 6, 5) * 100
     for view in (a, a.transpose(0, 2), a[:, ::2], a[0, 0].expand(3, 5)):

@@ -2,6 +2,7 @@
 actually ran is checked (ORT drops a missing EP silently) and reported by probe()."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from test_onnxruntime_helpers import ensure_registered, ort
@@ -66,17 +67,13 @@ def test_probe_reports_versions_and_providers():
     assert d["provider_used"] == "CPUExecutionProvider"
 
 
-def test_probe_explains_a_missing_onnxruntime(monkeypatch):
-    import builtins
-    real_import = builtins.__import__
-
-    def no_ort(name, *args, **kwargs):
-        if name == "onnxruntime":
-            raise ImportError("No module named 'onnxruntime'")
-        return real_import(name, *args, **kwargs)
-    monkeypatch.setattr(builtins, "__import__", no_ort)
+@pytest.mark.parametrize("module", ["onnxruntime", "onnx"])
+def test_probe_explains_a_missing_dependency_and_names_the_extra(monkeypatch, module):
+    import sys
+    monkeypatch.setitem(sys.modules, module, None)  # what an uninstalled package looks like to import
     avail = OnnxRuntimeBackend().probe()
-    assert not avail.available and "pip install onnxruntime" in avail.reason
+    assert not avail.available
+    assert repr(module) in avail.reason and "pip install 'deeplink[onnxruntime]'" in avail.reason
 
 
 def test_strict_mode_refuses_to_run_on_the_cpu_ep_silently(monkeypatch):

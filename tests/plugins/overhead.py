@@ -58,7 +58,7 @@ def generated_c_add(workdir: Path):
     """The add kernel of a freshly generated plugin, compiled."""
     from deeplink.scaffold import generate
     generate("ovh", workdir / "plugin")
-    lib = build_library(workdir / "plugin" / "src" / "ovh" / "csrc" / "kernels.c", workdir / "libovh.so")
+    lib = build_library(workdir / "plugin" / "src" / "ovh" / "ops" / "kernels.c", workdir / "libovh.so")
     return CKernel(lib, "ovh_add", "add.Tensor", "out, self, other, double alpha")
 
 

@@ -32,14 +32,7 @@ class PluginVenv:
     @classmethod
     def create(cls, root: Path) -> "PluginVenv":
         from deeplink.scaffold import generate
-        venv = root / "venv"
-        _check(subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-                              capture_output=True, text=True), "creating the virtualenv")
-        python = venv / "bin" / "python"
-        site_packages = Path(_run_py(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
-        parent = sysconfig.get_paths()["purelib"]
-        (site_packages / "_deeplink_test_parent.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
-
+        python = layered_venv(root / "venv")
         plugin_dir = root / GENERATED
         generate(GENERATED, plugin_dir)
         broken = [_write_broken_import(root / BROKEN_IMPORT), _write_broken_abi(root / BROKEN_ABI)]
@@ -61,9 +54,22 @@ class PluginVenv:
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def layered_venv(venv: Path) -> Path:
+    """A new virtualenv that sees the running interpreter's packages (torch, ...) after its own;
+    returns its python. Packages installed into it shadow the running interpreter's."""
+    _check(subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+                          capture_output=True, text=True), "creating the virtualenv")
+    python = venv / "bin" / "python"
+    site_packages = Path(_run_py(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])").strip())
+    parent = sysconfig.get_paths()["purelib"]
+    (site_packages / "_deeplink_test_parent.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
+    return python
+
+
 def clean_env() -> dict:
     env = dict(os.environ)
-    for var in ("DEEPLINK_BACKEND", "PYTHONPATH", "PYTHONHOME"):
+    for var in ("DEEPLINK_BACKEND", "PYTHONPATH", "PYTHONHOME", "DEEPLINK_CONTRACT_BACKENDS",
+                "DEEPLINK_CONTRACT_PLUGINS"):
         env.pop(var, None)
     env["DEEPLINK_FALLBACK"] = "warn"
     return env

@@ -37,7 +37,7 @@ def test_generated_package(tmp_path):
     rel = {f.relative_to(tmp_path / "pkg").as_posix() for f in files}
     assert {"pyproject.toml", "setup.py", "README.md", "tests/test_myaccel.py", "src/myaccel/__init__.py",
             "src/myaccel/backend.py", "src/myaccel/runtime.py", "src/myaccel/kernels.py",
-            "src/myaccel/csrc/kernels.c"} <= rel
+            "src/myaccel/ops/kernels.c"} <= rel
     for f in files:
         text = f.read_text()
         assert "{{" not in text and "__name__/" not in f.as_posix(), f
@@ -46,12 +46,12 @@ def test_generated_package(tmp_path):
     pyproject = (tmp_path / "pkg" / "pyproject.toml").read_text()
     assert '[project.entry-points."deeplink.backends"]\nmyaccel = "myaccel.backend:MyaccelBackend"' in pyproject
     assert "class MyaccelBackend(Backend):" in (tmp_path / "pkg/src/myaccel/backend.py").read_text()
-    assert "myaccel_add" in (tmp_path / "pkg/src/myaccel/csrc/kernels.c").read_text()
+    assert "myaccel_add" in (tmp_path / "pkg/src/myaccel/ops/kernels.c").read_text()
     for h in HEADERS:  # the plugin compiles against this deeplink's headers, byte for byte
-        assert filecmp.cmp(tmp_path / "pkg/src/myaccel/csrc/include/deeplink" / h, headers_dir() / h, shallow=False)
+        assert filecmp.cmp(tmp_path / "pkg/src/myaccel/ops/include/deeplink" / h, headers_dir() / h, shallow=False)
     # its C compiles cleanly with every warning on, and the library loads (ABI check) and exports its kernel
     from deeplink.ckernel import build_library, load_library
-    lib = build_library(tmp_path / "pkg/src/myaccel/csrc/kernels.c", tmp_path / "libmyaccel.so",
+    lib = build_library(tmp_path / "pkg/src/myaccel/ops/kernels.c", tmp_path / "libmyaccel.so",
                         ["-Wall", "-Wextra", "-Werror", "-pedantic"])
     assert load_library(lib).address("myaccel_add")
 

@@ -43,6 +43,7 @@ PROTOTYPES = {
     "aclrtCreateStream": (_int, [_P(C.c_void_p)], True),
     "aclrtDestroyStream": (_int, [C.c_void_p], True),
     "aclrtSynchronizeStream": (_int, [C.c_void_p], True),
+    "aclrtStreamQuery": (_int, [C.c_void_p, _P(_int)], False),  # newer CANN; else an event is recorded and asked
     "aclrtStreamWaitEvent": (_int, [C.c_void_p, C.c_void_p], True),
     "aclrtCreateEvent": (_int, [_P(C.c_void_p)], True),
     "aclrtDestroyEvent": (_int, [C.c_void_p], True),

@@ -61,6 +61,7 @@ ACL_MEM_MALLOC_HUGE_FIRST = 0
 
 # aclrtEventRecordedStatus
 ACL_EVENT_RECORDED_STATUS_NOT_READY = 0
+ACL_STREAM_STATUS_COMPLETE = 0  # aclrtStreamStatus (aclrtStreamQuery); NOT_READY = 1
 ACL_EVENT_RECORDED_STATUS_COMPLETE = 1
 
 # cubeMathType of the matmul family: 0 keeps the dtype (exact fp32), 1 lets fp32 run as HF32.

@@ -21,7 +21,7 @@ import math
 
 import torch
 
-from .spec import FLOATS
+from deeplink.dtypes import FLOATS_NO_F64
 
 INT32_MAX = 2147483647
 CAUSAL_MASK = 2048            # side of the compressed causal mask sparse modes 2/3 take
@@ -41,7 +41,7 @@ def unsupported(q, k, v, bias, dropout_p, allow_gqa: bool = True) -> str | None:
         return "dropout inside fused attention"
     if q.dim() != 4 or k.dim() != 4 or v.dim() != 4:
         return "inputs are not [B, N, S, D]"
-    if q.dtype not in FLOATS or k.dtype != q.dtype or v.dtype != q.dtype:
+    if q.dtype not in FLOATS_NO_F64 or k.dtype != q.dtype or v.dtype != q.dtype:
         return f"dtype {q.dtype}"
     if q.size(-1) != k.size(-1) or v.size(-1) != q.size(-1):
         return "q, k and v head dims differ"
@@ -167,7 +167,7 @@ def _acl(dtype):
     return acl_dtype(dtype)
 
 
-# -- aten entry points (referenced from op_table.py) ---------------------------------------------
+# -- aten entry points (referenced from table.py) ------------------------------------------------
 
 def _support(names, allow_gqa=False):
     q, k, v, bias, p = names

@@ -7,7 +7,7 @@ and out= forms write into the aliased input, as the schema's alias annotations s
 
 Where the kernel allocates and which stream it uses is a `DeviceContext`: on the deeplink device
 that is torch.empty(device="deeplink") and the current deeplink stream; the emulator's
-host-pointer harness (emulator/device_tensors.py) supplies its own for tests without the core.
+host-pointer harness (tests/ascend_emulator/device_tensors.py) supplies its own for tests without the core.
 """
 from __future__ import annotations
 
@@ -69,8 +69,10 @@ class DeeplinkContext(DeviceContext):
     def stream(self, device: int) -> int:
         # Kernels also run on autograd's worker threads: make the device current on this thread.
         self.runtime.bind(device)
-        sid = torch.accelerator.current_stream(device).stream_id
-        return self.runtime.stream_for_id(device, sid)
+        import deeplink
+        # The handle stream_create returned for the current deeplink stream (0: the default one).
+        handle = deeplink._C._native_stream(device, torch.accelerator.current_stream(device).stream_id)
+        return self.runtime.acl_stream(device, handle)
 
     def cpu_generator(self, generator, device: int) -> torch.Generator:
         # The deeplink generator of a non-passthrough backend wraps a CPU generator; kernels draw

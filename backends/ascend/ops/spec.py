@@ -1,4 +1,4 @@
-"""The vocabulary of the op table (op_table.py): one `Op` per aten overload, naming the aclnn
+"""The vocabulary of the op table (table.py): one `Op` per aten overload, naming the aclnn
 function and listing its arguments in the aclnn prototype's order, each as a reference to an
 aten argument, an output, a constant or a small computed value.
 
@@ -15,12 +15,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
-FLOATS = frozenset({torch.float32, torch.float16, torch.bfloat16})
-FLOATS_D = FLOATS | {torch.float64}
-INTS = frozenset({torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8})
-NUMERIC = FLOATS_D | INTS
-ALL = NUMERIC | {torch.bool}
-INDEX = frozenset({torch.int32, torch.int64})
+from deeplink.dtypes import ALL, FLOATS, FLOATS_NO_F64, INDEX, INTS, NUMERIC  # noqa: F401 (the table's vocabulary)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The CANN binding: finding and loading the libraries, ctypes prototypes, aclnn call objects."""

@@ -1,0 +1,1 @@
+"""The onnxruntime glue: ONNX graph building, session cache, IO binding, execution providers."""
