@@ -157,7 +157,7 @@ def fuzz(kind: str, steps: int, seed: int, rate: float, build_dir: Path) -> dict
     stats = torch.deeplink.memory_stats()
     return dict(counts, failures=failures[:20], n_failures=len(failures), live_blocks=faulty.live_blocks(),
                 allocated=torch.deeplink.memory_allocated(), reserved=torch.deeplink.memory_reserved(),
-                mallocs=stats["num_runtime_mallocs"], frees=stats["num_runtime_frees"])
+                mallocs=stats["num_device_alloc"], frees=stats["num_device_free"])
 
 
 if __name__ == "__main__":

@@ -110,14 +110,14 @@ def test_free_failure_is_retried_not_repeated(scripted):
     with pytest.raises(RuntimeError, match=f"backend '{name}': runtime free failed for 1 cached block"):
         torch.deeplink.empty_cache()
     after_first = torch.deeplink.memory_stats()
-    assert after_first["num_runtime_frees"] - before["num_runtime_frees"] == 2
+    assert after_first["num_device_free"] - before["num_device_free"] == 2
     assert after_first["reserved_bytes.all.current"] > 0  # the unfreed block is still the runtime's
     torch.deeplink.empty_cache()  # retried once, and only that block: ScriptedRuntime asserts no double free
     after = torch.deeplink.memory_stats()
-    assert after["num_runtime_frees"] - before["num_runtime_frees"] == 3
+    assert after["num_device_free"] - before["num_device_free"] == 3
     assert len(rt.freed) == len(set(rt.freed)) == 3
     torch.deeplink.empty_cache()
-    assert torch.deeplink.memory_stats()["num_runtime_frees"] == after["num_runtime_frees"]
+    assert torch.deeplink.memory_stats()["num_device_free"] == after["num_device_free"]
 
 
 def test_memory_stats_of_device_64_and_above_are_their_own():
