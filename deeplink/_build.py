@@ -57,7 +57,7 @@ def _say(message: str) -> None:
 
 
 def csrc_dir() -> Path:
-    import deeplink.csrc  # csrc/, mapped as a package (setup.py; deeplink/_paths.py for a checkout)
+    import deeplink.csrc  # csrc/, mapped as a package (deeplink/_layout.py)
     return Path(deeplink.csrc.__path__[0])
 
 

@@ -5,6 +5,8 @@ table in that page ("fault injected | result").
     python scripts/fault_table.py --tree /path/to/other  # another checkout of deeplink (e.g. an
                                                          # older commit), with this interpreter
     python scripts/fault_table.py --only plugin          # scenarios whose name contains "plugin"
+    python scripts/fault_table.py --tree OLD --json before.json && \
+        python scripts/fault_table.py --compare before.json   # "fault | before | after" (as in the docs)
 
 Every scenario runs in its own subprocess with a timeout, so a crash or a hang is a result
 ("crash: SIGSEGV", "hang: killed after 60 s"), not the end of the run. The scenarios use only the
@@ -241,7 +243,7 @@ def _two_envs(tmp: Path, env: dict) -> None:
                           capture_output=True, text=True, check=True).stdout.strip()
     import sysconfig
     Path(site, "_parent.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
-    env["SECOND_PYTHON"] = str(venv / "bin" / "python")
+    (tmp / "second_python").write_text(str(venv / "bin" / "python"))
 
 
 # Run in each environment: load the opset (the second one with its own copy of torch's yaml, as a
@@ -259,7 +261,7 @@ scenario("cache-two-envs", "opset cache: two virtualenvs (each its own torch) sh
     import subprocess
     code = {OPSET_CHILD!r}
     first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split()[-1]
-    second = subprocess.run([os.environ["SECOND_PYTHON"], "-c", code, "2"], capture_output=True, text=True)
+    second = subprocess.run([open("second_python").read(), "-c", code, "2"], capture_output=True, text=True)
     print("RESULT: first environment's opset cache", "still there" if os.path.exists(first) else "deleted by the second")
 """, setup=_two_envs, timeout=300)
 
@@ -316,7 +318,7 @@ except Exception as e:
         after = "empty_cache() then fine"
     except Exception as e2:
         after = "empty_cache() raised " + first(e2, 60)
-    print("RESULT:", first(e, 80), "|", after)
+    print("RESULT:", first(e, 80), ";", after)
 """, plugins=True)
 
 scenario("ctable-null", "C runtime table: malloc returns DL_OK with a NULL pointer", f"""
@@ -486,10 +488,13 @@ def main(argv=None) -> int:
     p.add_argument("--tree", default=str(REPO), help="the deeplink checkout to measure (default: this one)")
     p.add_argument("--only", default=None, help="scenarios whose name contains this")
     p.add_argument("--json", default=None, help="also write {name: result} to this file")
+    p.add_argument("--compare", default=None, help="a --json file of an earlier run: print it as the 'before' column")
     args = p.parse_args(argv)
     results = {}
     tree = Path(args.tree).resolve()
-    print("| fault injected | result |\n| --- | --- |")
+    before = json.loads(Path(args.compare).read_text()) if args.compare else None
+    print("| fault injected | before | after |\n| --- | --- | --- |" if before is not None else
+          "| fault injected | result |\n| --- | --- |")
     with tempfile.TemporaryDirectory(prefix="fault-isolate-") as isolate:
         if tree != REPO:
             Path(isolate, "sitecustomize.py").write_text(ISOLATE)
@@ -497,7 +502,8 @@ def main(argv=None) -> int:
             if args.only and args.only not in s.name:
                 continue
             results[s.name] = run(s, tree, Path(isolate) if tree != REPO else None)
-            print(f"| {s.fault} | {results[s.name]} |", flush=True)
+            cells = [before.get(s.name, "(not measured)")] if before is not None else []
+            print("| " + " | ".join(c.replace("|", "\\|") for c in [s.fault, *cells, results[s.name]]) + " |", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

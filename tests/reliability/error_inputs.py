@@ -28,10 +28,12 @@ import argparse
 import json
 import sys
 import warnings
+from pathlib import Path
 
 import torch
 
 DEVICE = "deeplink"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/: test aids such as ascend_emulator
 
 
 def _cpu_twin(value, storages: dict):

@@ -21,7 +21,7 @@ BACKENDS = {"cpu": [], "onnxruntime": [], "ascend": ["--plugin", "ascend_emulato
 
 
 def _sweep(backend: str) -> list[dict]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")]))
+    env = dict(os.environ)
     env.pop("DEEPLINK_BACKEND", None)
     proc = subprocess.run([sys.executable, str(HERE / "error_inputs.py"), backend, "--json", *BACKENDS[backend]],
                           capture_output=True, text=True, timeout=1200, env=env)

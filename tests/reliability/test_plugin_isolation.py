@@ -31,7 +31,7 @@ print(json.dumps({"active": deeplink.current_backend(), "x": x, "import_s": impo
 
 
 def _run(site: Path, env: dict | None = None, code: str = REPORT, timeout: float = 300) -> dict:
-    full = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    full = dict(os.environ, PYTHONPATH=str(site))
     full.pop("DEEPLINK_BACKEND", None)
     full.update(env or {})
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=timeout,

@@ -32,7 +32,7 @@ int tiny_other() { return %d; }
 
 
 def write_csrc(root: Path, other: int = 0) -> Path:
-    """A csrc/-shaped folder whose build is a module with `answer == 42 + other`. Files whose
+    """A folder shaped like csrc/ whose build is a module with `answer == 42 + other`. Files whose
     content does not change are not rewritten (as an editor leaves them)."""
     files = {"include/deeplink/runtime.h": "/* stand-in */\n", "shim/tiny.h": "#define TINY_ANSWER 42\nint tiny_other();\n",
              "shim/module.cpp": MODULE, "shim/other.cpp": OTHER % other}
