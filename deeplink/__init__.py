@@ -140,3 +140,7 @@ def tensor_backend(t: torch.Tensor) -> str:
 if _C is not None:
     _register_device()
     _registry.activate_default()
+
+    from . import distributed  # noqa: E402  registers "deeplink" with torch.distributed (c10d)
+
+    distributed.register()

@@ -1,13 +1,17 @@
-"""Compile the C++ shim (csrc/) against the installed torch, once, cache it, and load it.
+"""Compile the C++ extensions (csrc/) against the installed torch, once, cache them, and load them.
 
-Cache layout, under shim_root() ($DEEPLINK_BUILD_DIR if set, else deeplink.cache_dirs.cache_root()):
+Two extensions are built this way: the shim (csrc/shim, loaded by `import deeplink`) and the
+torch.distributed backend (csrc/distributed, loaded on the first deeplink process group).
 
-    shim-torch<V>-py<X.Y>-<key>/          a published build; never changed once published
-        deeplink_C.so, manifest.json      manifest: size and sha256 of the .so, digests of the inputs
-    shim-...-<key>.lock                   flock held by the process that builds this key
-    shim-...-<key>.tmp-<host>-<pid>-<r>/  a build in progress (renamed to the published name when done)
-    shim-...-<key>.failed/, .failed.log   objects and output of the last failed build (the next
-                                          build starts from its objects)
+Cache layout, under shim_root() ($DEEPLINK_BUILD_DIR if set, else deeplink.cache_dirs.cache_root()),
+for each extension (<ext> is its csrc folder: shim, distributed):
+
+    <ext>-torch<V>-py<X.Y>-<key>/          a published build; never changed once published
+        <module>.so, manifest.json         manifest: size and sha256 of the .so, digests of the inputs
+    <ext>-...-<key>.lock                   flock held by the process that builds this key
+    <ext>-...-<key>.tmp-<host>-<pid>-<r>/  a build in progress (renamed to the published name when done)
+    <ext>-...-<key>.failed/, .failed.log   objects and output of the last failed build (the next
+                                           build starts from its objects)
 
 <key> hashes what the build depends on (torch version and install location, Python version,
 compiler, flags, every source and header), so a matching folder is loaded without a compiler.
@@ -39,10 +43,9 @@ import subprocess
 import sys
 import sysconfig
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-MODULE_NAME = "deeplink_C"
-SO_NAME = MODULE_NAME + ".so"
 MANIFEST = "manifest.json"
 CFLAGS = ["-O2", "-fvisibility=hidden"]
 LOCK_TIMEOUT_S = 1800
@@ -56,13 +59,29 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+@dataclass(frozen=True)
+class Extension:
+    module: str                 # name of the Python extension module
+    folder: str                 # csrc/<folder>/*.cpp are its sources (and *.h its headers)
+    headers: tuple = ()         # other files under csrc/ it is compiled from
+    preimport: tuple = ()       # modules to import before loading it (whose pybind types it uses)
+
+    @property
+    def so_name(self) -> str:
+        return self.module + ".so"
+
+
+SHIM = Extension("deeplink_C", "shim", ("include/deeplink/runtime.h",))
+DISTRIBUTED = Extension("deeplink_dist_C", "distributed", ("shim/allocator.h",), ("torch.distributed",))
+
+
 def csrc_dir() -> Path:
     import deeplink.csrc  # csrc/, mapped as a package (deeplink/_layout.py)
     return Path(deeplink.csrc.__path__[0])
 
 
 def shim_root() -> Path:
-    explicit = os.environ.get("DEEPLINK_BUILD_DIR")  # the older name, shim builds only
+    explicit = os.environ.get("DEEPLINK_BUILD_DIR")  # the older name, compiled extensions only
     if explicit:
         return Path(explicit)
     from .cache_dirs import cache_root
@@ -70,13 +89,13 @@ def shim_root() -> Path:
 
 
 # ---------------------------------------------------------------- what a build depends on
-def _sources(root: Path) -> list[Path]:
-    return sorted((root / "shim").glob("*.cpp"))
+def _sources(root: Path, ext: Extension) -> list[Path]:
+    return sorted((root / ext.folder).glob("*.cpp"))
 
 
-def _headers(root: Path) -> list[Path]:
-    # Other headers in csrc/include are for plugin authors and do not change the shim.
-    return sorted((root / "shim").glob("*.h")) + [root / "include" / "deeplink" / "runtime.h"]
+def _headers(root: Path, ext: Extension) -> list[Path]:
+    # Other headers in csrc/include are for plugin authors and do not change the extension.
+    return sorted((root / ext.folder).glob("*.h")) + [root / h for h in ext.headers]
 
 
 def _digest(path: Path) -> str:
@@ -87,66 +106,69 @@ def compiler() -> str:
     return os.environ.get("CXX", "c++")  # what torch's cpp_extension runs
 
 
-def _identity(root: Path) -> dict:
+def _identity(root: Path, ext: Extension) -> dict:
     """Everything the build depends on, as the manifest records it."""
     import torch
     return {"torch": torch.__version__, "torch_location": os.path.realpath(os.path.dirname(torch.__file__)),
             "python": sys.version, "compiler": compiler(), "cflags": CFLAGS,
-            "sources": {p.name: _digest(p) for p in _sources(root)},
-            "headers": {str(p.relative_to(root)): _digest(p) for p in _headers(root)}}
+            "sources": {p.name: _digest(p) for p in _sources(root, ext)},
+            "headers": {str(p.relative_to(root)): _digest(p) for p in _headers(root, ext)}}
 
 
-def _prefix() -> str:
+def _prefix(ext: Extension) -> str:
     import torch
-    return f"shim-torch{torch.__version__}-py{sys.version_info.major}.{sys.version_info.minor}-"
+    return f"{ext.folder}-torch{torch.__version__}-py{sys.version_info.major}.{sys.version_info.minor}-"
 
 
-def build_dir() -> Path:
-    """The published build folder for this torch, Python and these sources."""
-    key = hashlib.sha256(json.dumps(_identity(csrc_dir()), sort_keys=True).encode()).hexdigest()[:16]
-    return shim_root() / (_prefix() + key)
+def build_dir(ext: Extension = SHIM) -> Path:
+    """The published build folder of `ext` for this torch, Python and these sources."""
+    key = hashlib.sha256(json.dumps(_identity(csrc_dir(), ext), sort_keys=True).encode()).hexdigest()[:16]
+    return shim_root() / (_prefix(ext) + key)
 
 
 # ---------------------------------------------------------------- validation and loading
-def validate(folder: Path) -> str | None:
-    """None when `folder` holds a complete, undamaged build; else what is wrong with it."""
+def validate(folder: Path, ext: Extension = SHIM) -> str | None:
+    """None when `folder` holds a complete, undamaged build of `ext`; else what is wrong with it."""
+    so_name = ext.so_name
     if not folder.is_dir():
         return "not built yet"
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
-        data = (folder / SO_NAME).read_bytes()
+        data = (folder / so_name).read_bytes()
     except FileNotFoundError as e:
         return f"incomplete ({Path(e.filename).name} is missing)"
     except (OSError, ValueError) as e:
         return f"unreadable ({e})"
     if len(data) != manifest.get("size"):
-        return f"{SO_NAME} is {len(data)} bytes, the build wrote {manifest.get('size')}"
+        return f"{so_name} is {len(data)} bytes, the build wrote {manifest.get('size')}"
     if sys.platform.startswith("linux") and data[:4] != b"\x7fELF":
-        return f"{SO_NAME} is not an ELF file"
+        return f"{so_name} is not an ELF file"
     if hashlib.sha256(data).hexdigest() != manifest.get("sha256"):
-        return f"{SO_NAME} differs from what the build wrote (sha256 mismatch)"
+        return f"{so_name} differs from what the build wrote (sha256 mismatch)"
     return None
 
 
-def _load_so(path: Path):
-    loader = importlib.machinery.ExtensionFileLoader(MODULE_NAME, str(path))
-    spec = importlib.util.spec_from_file_location(MODULE_NAME, str(path), loader=loader)
+def _load_so(path: Path, ext: Extension):
+    for name in ext.preimport:
+        importlib.import_module(name)
+    loader = importlib.machinery.ExtensionFileLoader(ext.module, str(path))
+    spec = importlib.util.spec_from_file_location(ext.module, str(path), loader=loader)
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
 
 
-def load():
-    """The shim module: the cached build when it is valid, else a new build (see the module doc)."""
-    folder = build_dir()
-    problem = validate(folder)
+def load(ext: Extension = SHIM):
+    """The module of `ext`: the cached build when it is valid, else a new build (see the module doc)."""
+    folder = build_dir(ext)
+    problem = validate(folder, ext)
     if problem is not None:
-        build(folder, reason=problem)
+        build(folder, ext=ext, reason=problem)
     try:
-        return _load_so(folder / SO_NAME)
+        return _load_so(folder / ext.so_name, ext)
     except ImportError as e:  # valid bytes that do not load, e.g. torch was replaced by another build
-        build(folder, reason=f"it does not load ({e})", force=True)
-        return _load_so(folder / SO_NAME)
+        build(folder, ext=ext, reason=f"it does not load ({e})", force=True)
+        return _load_so(folder / ext.so_name, ext)
 
 
 def invoked_as_cli() -> bool:
@@ -184,10 +206,10 @@ def toolchain_problems() -> list[tuple[str, str]]:
 
 
 # ---------------------------------------------------------------- building
-def build(folder: Path | None = None, *, reason: str = "", force: bool = False) -> Path:
-    """Build and publish the shim into `folder` (default: build_dir()) unless a valid build is
+def build(folder: Path | None = None, *, ext: Extension = SHIM, reason: str = "", force: bool = False) -> Path:
+    """Build and publish `ext` into `folder` (default: build_dir(ext)) unless a valid build is
     already there (`force`: rebuild anyway). Returns the folder."""
-    folder = folder or build_dir()
+    folder = folder or build_dir(ext)
     root = folder.parent
     problems = toolchain_problems()
     if problems:
@@ -202,44 +224,44 @@ def build(folder: Path | None = None, *, reason: str = "", force: bool = False) 
         from .cache_dirs import unwritable_message
         raise ShimBuildError(unwritable_message(root, e)) from None
     with _BuildLock(root / (folder.name + ".lock")):
-        if not force and validate(folder) is None:
+        if not force and validate(folder, ext) is None:
             return folder  # another process built it while this one waited
         _remove_leftovers(root)
         if reason and reason != "not built yet":
-            _say(f"deeplink: the cached shim build {folder} is unusable ({reason}); rebuilding it")
-        identity = _identity(csrc_dir())
+            _say(f"deeplink: the cached {ext.folder} build {folder} is unusable ({reason}); rebuilding it")
+        identity = _identity(csrc_dir(), ext)
         tmp = root / f"{folder.name}.tmp-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         try:
-            seeded = _seed(tmp, root, identity)
+            seeded = _seed(tmp, root, identity, ext)
             try:
-                seconds = _compile(tmp, folder)
+                seconds = _compile(tmp, folder, ext)
             except ShimBuildError:
                 if not seeded:
-                    _keep_failed(tmp, folder, identity)
+                    _keep_failed(tmp, folder, identity, ext)
                     raise
                 _say("deeplink: the incremental build failed; building from scratch")
                 shutil.rmtree(tmp, ignore_errors=True)
                 tmp.mkdir()
                 try:
-                    seconds = _compile(tmp, folder)
+                    seconds = _compile(tmp, folder, ext)
                 except ShimBuildError:
-                    _keep_failed(tmp, folder, identity)
+                    _keep_failed(tmp, folder, identity, ext)
                     raise
-            if _identity(csrc_dir()) != identity:
-                raise ShimBuildError(f"deeplink: the shim's sources in {csrc_dir()} changed while it was being "
+            if _identity(csrc_dir(), ext) != identity:
+                raise ShimBuildError(f"deeplink: the {ext.folder} sources in {csrc_dir()} changed while it was being "
                                      f"compiled; import again to build the current sources")
-            data = (tmp / SO_NAME).read_bytes()
+            data = (tmp / ext.so_name).read_bytes()
             manifest = dict(identity, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
                             built=time.strftime("%Y-%m-%dT%H:%M:%S"), finished=time.time(), seconds=round(seconds, 1))
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-            _publish(tmp, folder)
-            _remove_failed(root)
+            _publish(tmp, folder, ext)
+            _remove_failed(root, ext)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
-def _publish(tmp: Path, folder: Path) -> None:
+def _publish(tmp: Path, folder: Path, ext: Extension) -> None:
     if folder.exists():  # an unusable build: move it aside first (processes that mapped it keep their copy)
         aside = folder.with_name(f"{folder.name}.broken-{os.getpid()}-{secrets.token_hex(3)}")
         try:
@@ -250,34 +272,34 @@ def _publish(tmp: Path, folder: Path) -> None:
     try:
         os.rename(tmp, folder)
     except OSError:
-        if validate(folder) is not None:  # someone else published in between: theirs must be good
+        if validate(folder, ext) is not None:  # someone else published in between: theirs must be good
             raise
 
 
-def _keep_failed(tmp: Path, folder: Path, identity: dict) -> None:
+def _keep_failed(tmp: Path, folder: Path, identity: dict, ext: Extension) -> None:
     """Keep the objects of a failed build (as `<build>.failed`) for the next build to start from:
     fixing one source then recompiles that source only."""
     failed = folder.with_name(folder.name + ".failed")
     try:
         (tmp / MANIFEST).write_text(json.dumps(dict(identity, failed=True, finished=time.time()), indent=1))
-        _remove_failed(folder.parent)
+        _remove_failed(folder.parent, ext)
         os.rename(tmp, failed)
     except OSError:
         pass
 
 
-def _remove_failed(root: Path) -> None:
-    """Objects of failed builds for this torch and Python (one is kept at most; a published build
-    is a better start for the next build)."""
-    for old in root.glob(_prefix() + "*.failed"):
+def _remove_failed(root: Path, ext: Extension) -> None:
+    """Objects of failed builds of `ext` for this torch and Python (one is kept at most; a
+    published build is a better start for the next build)."""
+    for old in root.glob(_prefix(ext) + "*.failed"):
         shutil.rmtree(old, ignore_errors=True)
 
 
 def _remove_leftovers(root: Path) -> None:
     """Temporary folders of builds whose process is gone (killed builds), and set-aside builds."""
     host = socket.gethostname()
-    for path in root.glob("shim-*.*-*"):
-        m = re.fullmatch(r"shim-.+\.tmp-(.+)-(\d+)-[0-9a-f]+", path.name)
+    for path in root.glob("*-torch*.*-*"):
+        m = re.fullmatch(r".+-torch.+\.tmp-(.+)-(\d+)-[0-9a-f]+", path.name)
         if (m and m.group(1) == host and not _alive(int(m.group(2)))) or ".broken-" in path.name:
             shutil.rmtree(path, ignore_errors=True)
 
@@ -292,15 +314,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _seed(tmp: Path, root: Path, identity: dict) -> bool:
+def _seed(tmp: Path, root: Path, identity: dict, ext: Extension) -> bool:
     """Copy the object files of the newest earlier build (published, or failed) made with the same
     compiler and torch, for the sources that are identical, so ninja compiles only what changed.
     Objects keep their mtime and ninja's logs come along: ninja then also recompiles what includes
     a changed header. That relies on a changed header being newer than the earlier build, which is
     checked (a header restored with an old mtime makes the build start from scratch)."""
     tmp.mkdir()
-    candidates = [d for d in root.glob(_prefix() + "*")
-                  if re.fullmatch(r"[0-9a-f]{16}(\.failed)?", d.name[len(_prefix()):]) and d.is_dir()]
+    prefix = _prefix(ext)
+    candidates = [d for d in root.glob(prefix + "*")
+                  if re.fullmatch(r"[0-9a-f]{16}(\.failed)?", d.name[len(prefix):]) and d.is_dir()]
     for old in sorted(candidates, key=lambda d: d.stat().st_mtime, reverse=True):
         try:
             manifest = json.loads((old / MANIFEST).read_text())
@@ -330,14 +353,16 @@ def _seed(tmp: Path, root: Path, identity: dict) -> bool:
 _PROGRESS = re.compile(r"^\[(\d+)/(\d+)\] (.*)$")
 
 
-def _compile(tmp: Path, folder: Path) -> float:
+def _compile(tmp: Path, folder: Path, ext: Extension) -> float:
     """Run the compiler (a child process, see _compile_shim.py), showing one line per step."""
     import torch
     root = csrc_dir()
-    spec = {"name": MODULE_NAME, "sources": [str(s) for s in _sources(root)], "include_dirs": [str(root / "include")],
-            "cflags": CFLAGS, "build_directory": str(tmp)}
+    spec = {"name": ext.module, "sources": [str(s) for s in _sources(root, ext)],
+            "include_dirs": [str(root / "include")], "cflags": CFLAGS, "build_directory": str(tmp),
+            "preimport": list(ext.preimport)}
     t0 = time.time()
-    _say(f"deeplink: compiling the C++ shim for torch {torch.__version__} into {folder} (once per torch install "
+    what = "shim" if ext == SHIM else f"{ext.folder} extension"
+    _say(f"deeplink: compiling the C++ {what} for torch {torch.__version__} into {folder} (once per torch install "
          f"and deeplink version; 1-3 minutes on 2 cores; `deeplink build` does it ahead of time)")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_compile_shim.py")), json.dumps(spec)],
@@ -362,11 +387,11 @@ def _compile(tmp: Path, folder: Path) -> float:
             failed_log = None
         errors = [ln.rstrip() for ln in log if re.search(r"\berror\b", ln) and "Traceback" not in ln][:12] or \
             [ln.rstrip() for ln in log[-12:]]
-        raise ShimBuildError("deeplink could not compile its C++ shim:\n  " + "\n  ".join(errors) +
+        raise ShimBuildError(f"deeplink could not compile its C++ {what}:\n  " + "\n  ".join(errors) +
                              (f"\nFull log: {failed_log}." if failed_log else "") +
                              " `deeplink doctor` checks the compiler, ninja and headers.")
     seconds = time.time() - t0
-    _say(f"deeplink: shim built in {seconds:.0f} s")
+    _say(f"deeplink: {what} built in {seconds:.0f} s")
     return seconds
 
 

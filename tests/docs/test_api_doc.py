@@ -44,6 +44,7 @@ API_MODULES = {
     "deeplink.opset": "deeplink.opset",
     "deeplink.contract": "deeplink.contract",
     "deeplink.extras": "deeplink.extras",
+    "deeplink.distributed": "deeplink.distributed",
 }
 
 #: Modules under deeplink/ that are not Python API, and where they are documented instead.
