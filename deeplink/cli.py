@@ -8,7 +8,7 @@
     deeplink new-backend NAME --out DIR
     deeplink test-backend NAME [--plugin MODULE:FUNCTION] [-- PYTEST ARGS]
     deeplink --version
-    deeplink build [--force]               compile the C++ shim now (else the first import does)
+    deeplink build [--force]               compile the C++ shim and distributed extension now (else first use does)
     deeplink doctor                        what this machine lacks for deeplink, one line each
 """
 from __future__ import annotations
@@ -144,16 +144,18 @@ def _version() -> str:
 # ---------------------------------------------------------------- build, doctor
 def cmd_build(args) -> int:
     from deeplink import _build
-    folder = _build.build_dir()
-    if not args.force and _build.validate(folder) is None:
-        print(f"deeplink: the shim is already built: {folder} (--force rebuilds it)")
-        return 0
-    try:
-        _build.build(folder, force=args.force)
-    except _build.ShimBuildError as e:
-        print(f"deeplink build: {e}", file=sys.stderr)
-        return 1
-    print(f"deeplink: shim ready: {folder}")
+    for ext in (_build.SHIM, _build.DISTRIBUTED):
+        what = "shim" if ext == _build.SHIM else f"{ext.folder} extension"
+        folder = _build.build_dir(ext)
+        if not args.force and _build.validate(folder, ext) is None:
+            print(f"deeplink: the {what} is already built: {folder} (--force rebuilds it)")
+            continue
+        try:
+            _build.build(folder, ext=ext, force=args.force)
+        except _build.ShimBuildError as e:
+            print(f"deeplink build: {e}", file=sys.stderr)
+            return 1
+        print(f"deeplink: {what} ready: {folder}")
     return 0
 
 
@@ -174,7 +176,7 @@ def main(argv=None) -> int:
     from deeplink.opset.listing import add_ops_arguments
     p = add_ops_arguments(sub.add_parser("ops", help="ops of a tier and how a backend runs them"))
     p.set_defaults(fn=cmd_ops)
-    p = sub.add_parser("build", help="compile the C++ shim ahead of time, with progress")
+    p = sub.add_parser("build", help="compile the C++ shim and distributed extension ahead of time, with progress")
     p.add_argument("--force", action="store_true", help="rebuild even when a valid build is cached")
     p.set_defaults(fn=cmd_build)
     p = sub.add_parser("doctor", help="what this machine lacks for deeplink (compiler, ninja, headers, extras)")

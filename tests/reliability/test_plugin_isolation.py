@@ -126,6 +126,14 @@ def test_broken_plugins_with_explicit_cpu_and_deeplink_info(tmp_path):
     for case in BROKEN:
         entry = listed[case.replace("-", "_")]
         assert not entry["available"] and entry["reason"], entry
+    doctor = subprocess.run([str(Path(sys.executable).with_name("deeplink")), "doctor"], capture_output=True,
+                            text=True, env=env, timeout=600, cwd=site)
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr[-3000:]
+    lines = doctor.stdout.splitlines()
+    assert [ln for ln in lines if ln.startswith("ok      backend cpu: available")], lines
+    for case in BROKEN:
+        [line] = [ln for ln in lines if ln.split(":")[0].endswith(f"backend {case.replace('-', '_')}")]
+        assert line.startswith("absent") and "unavailable: " in line, line
 
 
 def test_explicit_use_of_broken_plugin_raises_clearly(tmp_path):
