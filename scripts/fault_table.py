@@ -8,6 +8,9 @@ table in that page ("fault injected | result").
     python scripts/fault_table.py --tree OLD --json before.json && \
         python scripts/fault_table.py --compare before.json   # "fault | before | after" (as in the docs)
 
+scripts/fault_table_before.json is the "before" column of docs/reliability.md: `--tree` on a
+checkout of main at b7ffa45 (before the reliability work) with `--json`.
+
 Every scenario runs in its own subprocess with a timeout, so a crash or a hang is a result
 ("crash: SIGSEGV", "hang: killed after 60 s"), not the end of the run. The scenarios use only the
 public plugin API (Backend, runtimes, PythonKernel, CKernel), so they run unchanged against older
