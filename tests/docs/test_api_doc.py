@@ -61,7 +61,8 @@ INTERNAL = {
     "device_streams": "part of torch.deeplink (its section of docs/api.md)",
     "process_sharing": "the torch.multiprocessing reducer for deeplink storages (docs/device.md)",
     "compile": "torch.compile integration; the vendor hook is Backend.compile_graph (docs/compile.md)",
-    "decompositions": "deeplink's own decompositions (fused RNN cells, histc, masked_select, variance, weight-norm gradient), used by the dispatcher (docs/device.md)",
+    "decompositions": "deeplink's own decompositions (fused RNN cells, histc, masked_select, variance, "
+                      "weight-norm gradient), used by the dispatcher (docs/device.md)",
     "cache_dirs": "where the caches live (docs/reliability.md, section 4; docs/env.md)",
     "doctor": "`deeplink doctor` (docs/reliability.md, section 4)",
 }
