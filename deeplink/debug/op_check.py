@@ -210,33 +210,41 @@ def scaled(tol: Tolerance, magnitude: float) -> Tolerance:
                                                                            "(operand magnitude)")
 
 
+def tolerance_for(func, name: str, dtype: torch.dtype, cpu_inputs, expected, kind: str) -> Tolerance:
+    """The conformance policy for this call, scaled to its operands, element-wise for pointwise ops."""
+    tol = scaled(for_case(dtype, [name], kind=kind), max(_magnitude(cpu_inputs), _magnitude(expected)))
+    return for_pointwise(tol) if torch.Tag.pointwise in func.tags else tol
+
+
+def judge(func, name: str, actual, expected, cpu_inputs, kind: str) -> tuple[Comparison, Tolerance, str]:
+    """(comparison, tolerance, reference) of the device's observed results `actual` against the
+    same-dtype CPU reference `expected`, with the float64 reference as second opinion."""
+    dtype = _output_dtype(actual)
+    tol = tolerance_for(func, name, dtype, cpu_inputs, expected, kind)
+    comparison = compare_trees(actual, expected, tol)
+    reference = f"ATen CPU {_dtype_name(dtype)}"
+    if comparison.ok or dtype not in _UPCAST:
+        return comparison, tol, reference
+    wide_args, wide_kwargs = _upcast(cpu_inputs)
+    try:
+        wide = observed(func, name, wide_args, wide_kwargs, func(*wide_args, **wide_kwargs))
+    except Exception:  # noqa: BLE001  (no float64 kernel, or a dtype-strict op: the first verdict stands)
+        return comparison, tol, reference
+    second = compare_trees(actual, _cast_like(wide, actual), tol)
+    if second.ok:
+        return second, tol, "ATen CPU float64"
+    return comparison, tol, f"ATen CPU {_dtype_name(dtype)} and float64"
+
+
 def check_call(func, name: str, cpu_inputs, args, kwargs, outputs, kind: str) -> CallCheck:
     """Compare the device's results of func(*args, **kwargs) (already run: `outputs`) with ATen
     CPU on `cpu_inputs` (a CPU copy of (args, kwargs) taken before the device ran)."""
     dtypes, shapes, scalars = describe_arguments(func, args, kwargs)
     actual = to_cpu(observed(func, name, args, kwargs, outputs))
-    dtype = _output_dtype(actual)
-    tol = for_case(dtype, [name], kind=kind)
     ref_args, ref_kwargs = tree_map(lambda x: x.clone() if isinstance(x, torch.Tensor) else x, cpu_inputs)
     expected = observed(func, name, ref_args, ref_kwargs, func(*ref_args, **ref_kwargs))
-    tol = scaled(tol, max(_magnitude(cpu_inputs), _magnitude(expected)))
-    if torch.Tag.pointwise in func.tags:
-        tol = for_pointwise(tol)
-    comparison = compare_trees(actual, expected, tol)
-    reference = f"ATen CPU {_dtype_name(dtype)}"
-    if not comparison.ok and dtype in _UPCAST:
-        wide_args, wide_kwargs = _upcast(cpu_inputs)
-        try:
-            wide = observed(func, name, wide_args, wide_kwargs, func(*wide_args, **wide_kwargs))
-        except Exception:  # noqa: BLE001  (no float64 kernel, or dtype-strict op: keep the first verdict)
-            wide = None
-        if wide is not None:
-            second = compare_trees(actual, _cast_like(wide, actual), tol)
-            if second.ok:
-                comparison, reference = second, "ATen CPU float64"
-            else:
-                reference = f"ATen CPU {_dtype_name(dtype)} and float64"
+    comparison, tol, reference = judge(func, name, actual, expected, cpu_inputs, kind)
     out_shapes = [list(t.shape) for t in _tensors(outputs)]
-    return CallCheck(op=name, dtype=_dtype_name(dtype), input_dtypes=dtypes, input_shapes=shapes,
+    return CallCheck(op=name, dtype=_dtype_name(_output_dtype(actual)), input_dtypes=dtypes, input_shapes=shapes,
                      output_shapes=out_shapes, scalars=scalars, ok=comparison.ok, comparison=comparison,
                      tolerance=tol, reference=reference, expected=expected, actual=actual)

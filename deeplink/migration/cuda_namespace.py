@@ -29,7 +29,7 @@ from .refusals import GRAPHS, NVIDIA_INSTEAD, NVIDIA_ONLY, refusing
 
 #: torch.cuda submodules whose public callables are patched like torch.cuda's own.
 SUBMODULES = ("memory", "random", "streams", "graphs", "nvtx", "jiterator", "profiler", "nccl", "sparse", "tunable",
-              "gds", "green_contexts", "comm")
+              "gds", "green_contexts")
 
 #: torch.cuda names with no deeplink meaning, refused: (reason, what to do instead).
 REFUSED = {
@@ -226,7 +226,7 @@ def replacement_for(name: str, value, special: dict):
     if name in _LEGACY_DTYPES:
         return _legacy_type(name, _LEGACY_DTYPES[name])
     if name in REFUSED:
-        return refusing(f"torch.cuda.{name}", *REFUSED[name])
+        return refusing(f"torch.cuda.{name}", *REFUSED[name], as_class=isinstance(value, type))
     if name in ACCEPTED:
         return _accepted(name, ACCEPTED[name])
     target = getattr(torch.deeplink, name, None)
@@ -234,7 +234,7 @@ def replacement_for(name: str, value, special: dict):
         return target if isinstance(target, type) else mapped(value if callable(value) else None, target)
     if callable(value) and getattr(value, "__module__", "").startswith("torch.cuda"):
         return refusing(f"torch.cuda.{name}", "deeplink's CUDA compatibility mode has no counterpart for it",
-                        NVIDIA_INSTEAD)
+                        NVIDIA_INSTEAD, as_class=isinstance(value, type))
     return None  # constants, typing helpers, imported utilities
 
 

@@ -6,7 +6,7 @@ import threading
 
 import torch
 
-from . import amp, cuda_namespace, devices, distributed, refusals, tensors
+from . import amp, cuda_namespace, devices, distributed, parallel, refusals, tensors
 from .patches import Patches
 
 #: Set by `deeplink run` for the processes it starts (workers of torchrun, spawned DataLoader and
@@ -40,6 +40,7 @@ def enable(backend: str | None = None) -> None:
             cuda_namespace.install(patches)
             amp.install(patches)
             distributed.install(patches)
+            parallel.install(patches)
             refusals.install_cpp_extension(patches)
         except BaseException:
             patches.undo()

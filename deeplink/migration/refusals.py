@@ -21,8 +21,16 @@ def refuse(call: str, why: str, instead: str):
                           f"in CUDA compatibility mode. {instead}")
 
 
-def refusing(call: str, why: str, instead: str):
-    """A callable that raises CudaCompatError for `call` whenever it is called."""
+def refusing(call: str, why: str, instead: str, as_class: bool = False):
+    """A callable that raises CudaCompatError for `call` whenever it is called; a class (that
+    raises when instantiated) where code may also use it as a type, e.g. in annotations
+    (`torch.cuda.CUDAGraph | None`) or isinstance checks."""
+    if as_class:
+        def new(cls, *args, **kwargs):
+            refuse(call, why, instead)
+        return type(call.rsplit(".", 1)[-1], (), {"__new__": new, "__module__": "torch.cuda",
+                                                  "__doc__": f"Refused in CUDA compatibility mode: {why}."})
+
     def refused(*args, **kwargs):
         refuse(call, why, instead)
     refused.__name__ = call.rsplit(".", 1)[-1]
