@@ -10,7 +10,7 @@ from .devices import map_device
 from .patches import Patches
 from .refusals import refuse
 
-C10D_BACKEND = "deeplink"  # the c10d backend deeplink registers (deeplink/distributed)
+C10D_BACKEND = "deeplink"  # the c10d backend of deeplink's torch.distributed support (issue 10)
 
 
 def map_backend(backend):
@@ -46,7 +46,7 @@ def _checked(backend: str, call: str) -> str:
     if isinstance(backend, str) and re.search(rf"\b{C10D_BACKEND}\b", backend) and not _deeplink_backend_registered():
         refuse(f"{call}(backend='nccl')", "CUDA compatibility maps NCCL to deeplink's c10d backend 'deeplink', "
                                           "which this installation does not register",
-               "Install a deeplink with torch.distributed support (docs/distributed.md)")
+               "Use a deeplink with torch.distributed support (issue 10), or run single-process")
     return backend
 
 

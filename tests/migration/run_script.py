@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def deeplink_run(script: str, *script_args: str, options=(), timeout: float = 300, launcher=None, env=None):
-    """CompletedProcess of `python -m deeplink run OPTIONS scripts/SCRIPT ARGS`."""
+    """CompletedProcess of `python -m deeplink run OPTIONS <script of tests/migration/scripts> ARGS`."""
     cmd = launcher or [sys.executable, "-m", "deeplink", "run"]
     full_env = {**os.environ, "DEEPLINK_FALLBACK": "warn", **(env or {})}
     return subprocess.run([*cmd, *options, str(SCRIPTS / script), *script_args], capture_output=True, text=True,
