@@ -71,3 +71,7 @@ class OnnxRuntimeBackend(Backend):
     def kernels(self):
         from .kernels import onnxruntime_kernels
         return onnxruntime_kernels()
+
+    def collectives(self):
+        from .collectives import make_collectives
+        return make_collectives()
