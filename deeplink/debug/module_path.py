@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 
+from .hooks import GlobalHooks
+
 #: Sequence-number intervals kept for backward lookups (a step of a large model records a few
 #: thousand); older ones are dropped, their backward ops then read "(unknown module)".
 MAX_INTERVALS = 200_000
@@ -39,25 +41,17 @@ class Where:
 OUTSIDE = Where("", "", "outside")
 
 
-class ModulePath:
+class ModulePath(GlobalHooks):
     def __init__(self):
+        super().__init__()
         self._names: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._local = threading.local()
         self._starts: list[int] = []
         self._owners: list[tuple[str, str]] = []
-        self._handles = []
 
     # ---------------------------------------------------------- hooks
-    def __enter__(self):
-        self._handles = [register_module_forward_pre_hook(self._pre),
-                         register_module_forward_hook(self._post, always_call=True)]
-        return self
-
-    def __exit__(self, *exc):
-        for h in self._handles:
-            h.remove()
-        self._handles = []
-        return False
+    def _register(self) -> list:
+        return [register_module_forward_pre_hook(self._pre), register_module_forward_hook(self._post, always_call=True)]
 
     def _stack(self) -> list:
         stack = getattr(self._local, "stack", None)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
+from .hooks import GlobalHooks
 
-class StepCounter:
+
+class StepCounter(GlobalHooks):
     def __init__(self):
+        super().__init__()
         self.steps = 0
         self.in_step = False
-        self._handles = []
 
     def _pre(self, optimizer, args, kwargs):
         self.in_step = True
@@ -18,12 +20,5 @@ class StepCounter:
         self.in_step = False
         self.steps += 1
 
-    def __enter__(self):
-        self._handles = [register_optimizer_step_pre_hook(self._pre), register_optimizer_step_post_hook(self._post)]
-        return self
-
-    def __exit__(self, *exc):
-        for h in self._handles:
-            h.remove()
-        self._handles = []
-        return False
+    def _register(self) -> list:
+        return [register_optimizer_step_pre_hook(self._pre), register_optimizer_step_post_hook(self._post)]
