@@ -17,8 +17,8 @@ a backend more accurate than ATen's CPU kernel is not a divergence.
 One adjustment to the conformance policy (`scaled`): its absolute tolerance was set for O(1) test
 data; a model's tensors, and its gradients above all, are often far smaller, and a fixed atol of
 1e-5 would hide a 10% error in a gradient of 1e-4. The atol is multiplied by the magnitude of the
-op's operands (the largest finite |value| among its floating inputs and reference outputs), never
-made larger than the conformance value. Rounding errors scale with the operands, so a correct
+op's operands (the largest finite |value| among its floating inputs and reference outputs; for a
+pointwise op, among its reference outputs), never made larger than the conformance value. Rounding errors scale with the operands, so a correct
 kernel stays inside; for O(1) data the policy is the conformance suite's exactly. And pointwise ops
 (aten's `pointwise` tag) are judged element-wise only: the policy's norm-wise alternative exists for
 reductions, linear algebra and FFTs, whose rounding errors spread over the output (Higham); an
@@ -211,9 +211,14 @@ def scaled(tol: Tolerance, magnitude: float) -> Tolerance:
 
 
 def tolerance_for(func, name: str, dtype: torch.dtype, cpu_inputs, expected, kind: str) -> Tolerance:
-    """The conformance policy for this call, scaled to its operands, element-wise for pointwise ops."""
-    tol = scaled(for_case(dtype, [name], kind=kind), max(_magnitude(cpu_inputs), _magnitude(expected)))
-    return for_pointwise(tol) if torch.Tag.pointwise in func.tags else tol
+    """The conformance policy for this call, scaled to its operands, element-wise for pointwise ops.
+    A pointwise op's operands are its results: each element is rounded relative to its own value,
+    while an input of another scale (x in gelu_backward(grad, x), with grad ~1e-4) says nothing
+    about the error of the result; reductions and linear algebra accumulate their inputs' scale."""
+    policy = for_case(dtype, [name], kind=kind)
+    if torch.Tag.pointwise in func.tags:
+        return for_pointwise(scaled(policy, _magnitude(expected) or _magnitude(cpu_inputs)))
+    return scaled(policy, max(_magnitude(cpu_inputs), _magnitude(expected)))
 
 
 def judge(func, name: str, actual, expected, cpu_inputs, kind: str) -> tuple[Comparison, Tolerance, str]:

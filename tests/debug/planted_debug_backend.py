@@ -3,6 +3,7 @@ backend otherwise). Importing this file registers them:
 
     planted-gelu      gelu ignores `approximate` (always the exact erf form)
     planted-softmax   _softmax normalises over the wrong dimension when dim is the last one
+    planted-gelu-backward   gelu_backward ignores `approximate` (the forward is right)
 """
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from deeplink.kernels import PythonKernel
 # and adopt the result (deeplink.from_aten), as kernels of ATen-device backends may.
 def gelu_ignoring_approximate(x, approximate="none"):
     return deeplink.from_aten(torch.ops.aten.gelu.default(deeplink.aten_view(x)))
+
+
+def gelu_backward_ignoring_approximate(grad, x, approximate="none"):
+    return deeplink.from_aten(torch.ops.aten.gelu_backward.default(deeplink.aten_view(grad), deeplink.aten_view(x)))
 
 
 def softmax_wrong_axis(x, dim, half_to_float):
@@ -50,9 +55,15 @@ class PlantedSoftmax(_Planted):
     planted = {"_softmax": softmax_wrong_axis}
 
 
+class PlantedGeluBackward(_Planted):
+    name = "planted-gelu-backward"
+    description = "CPU backend whose gelu_backward ignores approximate (debugging-kit tests only)"
+    planted = {"gelu_backward": gelu_backward_ignoring_approximate}
+
+
 def register() -> None:
     known = {b["name"] for b in deeplink.list_backends()}
-    for cls in (PlantedGelu, PlantedSoftmax):
+    for cls in (PlantedGelu, PlantedSoftmax, PlantedGeluBackward):
         if cls.name not in known:
             deeplink.register_backend(cls())
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import deeplink
-import planted_debug_backend  # noqa: F401  (registers planted-gelu, planted-softmax)
+import planted_debug_backend  # noqa: F401  (registers the planted-* backends)
 from deeplink.debug import Autocompare
 from models import gpt2_step, llama_step
 
@@ -35,6 +35,16 @@ def test_planted_gelu_is_the_first_divergence():
     assert set(report["divergent_ops"]) == {"gelu"}          # nothing else is blamed
     assert report["calls_before_first"] and report["calls_before_first"][-1]["op"] == "addmm"
     assert "FIRST DIVERGENCE: aten::gelu" in summary and "transformer.h.0.mlp.act (GELUTanh)" in summary
+
+
+def test_planted_gelu_backward_is_found_in_small_gradients():
+    """The wrong derivative changes gradients of ~1e-4 by ~1e-3 of their value: judged against the
+    gradients' own scale, not the activations' (op_check.tolerance_for)."""
+    report, _ = _run("planted-gelu-backward", gpt2_step)
+    first = report["first_divergence"]
+    assert first["op"] == "gelu_backward" and first["phase"] == "backward"
+    assert first["module"] == "transformer.h.1.mlp.act" and first["arguments"] == {"approximate": "tanh"}
+    assert set(report["divergent_ops"]) == {"gelu_backward"}
 
 
 def test_planted_softmax_is_found_in_attention():
