@@ -140,11 +140,11 @@ def _shapes(shapes) -> str:
     return ", ".join("(" + ", ".join(map(str, s)) + ")" for s in shapes)
 
 
-def render_summary(rep: dict) -> str:
-    lines = [f"deeplink autocompare, backend '{rep['backend']}': {rep['calls']} op calls, {rep['compared']} compared "
-             f"with the CPU reference, {rep['divergent_calls']} diverged"
-             + (f" (ops matching {rep['ops_regex']!r})" if rep["ops_regex"] else "")]
-    first = rep["first_divergence"]
+def render_summary(report: dict) -> str:
+    lines = [f"deeplink autocompare, backend '{report['backend']}': {report['calls']} op calls, {report['compared']} compared "
+             f"with the CPU reference, {report['divergent_calls']} diverged"
+             + (f" (ops matching {report['ops_regex']!r})" if report["ops_regex"] else "")]
+    first = report["first_divergence"]
     if first is None:
         lines.append("no divergence: every compared op agreed with the CPU reference within the conformance tolerances")
     else:
@@ -159,16 +159,16 @@ def render_summary(rep: dict) -> str:
         lines += [f"  error:     max abs {first['max_abs_err']:.3g}, max rel {first['max_rel_err']:.3g} "
                   f"(tolerance rtol={tol['rtol']:.3g} atol={tol['atol']:.3g}, reference {first['reference']})"]
         lines += [f"             {p}" for p in first["problems"][:2]]
-        if rep["calls_before_first"]:
+        if report["calls_before_first"]:
             lines.append("  calls before it:")
-            for c in rep["calls_before_first"]:
+            for c in report["calls_before_first"]:
                 lines.append(f"    #{c['call']:<6} step {c['step']} {c['phase']:<9} {c['op']:<28} "
                              f"{_where({**c, 'module_type': ''}) if c['module'] else '(no module)'}  {c['result']}")
-        others = {k: v for k, v in rep["divergent_ops"].items()}
+        others = {k: v for k, v in report["divergent_ops"].items()}
         lines.append("  divergent ops: " + ", ".join(f"{k} ({v} calls)" for k, v in others.items()))
-    if rep["not_judged"]:
-        lines.append(f"  not judged ({sum(rep['not_judged'].values())} calls, the CPU reference failed): "
-                     + "; ".join(list(rep["not_judged"])[:3]))
+    if report["not_judged"]:
+        lines.append(f"  not judged ({sum(report['not_judged'].values())} calls, the CPU reference failed): "
+                     + "; ".join(list(report["not_judged"])[:3]))
     return "\n".join(lines)
 
 

@@ -2,7 +2,8 @@
 and capture share.
 
 Which calls are compared (`skip_reason`): aten ops that touch a deeplink tensor (or make one), minus
-views (nothing is computed), random ops (the draws differ by design), ops whose output is
+views (nothing is computed), random ops (the draws differ by design; attention kernels only when
+called with dropout: deeplink/debug/attention_reference.py judges them without), ops whose output is
 uninitialised memory (empty*, resize_) and backend-choice queries (_fused_sdp_choice). Indices
 that ties may legitimately order differently (max.dim, sort, topk, ...) are not compared, their
 values are.
@@ -39,6 +40,9 @@ from deeplink.conformance.compare import Comparison, compare_trees
 from deeplink.conformance.nondeterminism import RANDOM_OPS
 from deeplink.conformance.tolerance import Tolerance, for_case
 from deeplink.opset.names import from_op
+
+from . import attention_reference
+from .attention_reference import has_dropout, has_dropout_argument, is_fused_attention
 
 DEVICE = "deeplink"
 _UNINITIALISED = {"empty", "empty_like", "new_empty", "new_empty_strided", "empty_strided", "empty_permuted",
@@ -78,12 +82,14 @@ def skip_reason(func, name: str, args, kwargs, wanted: re.Pattern | None) -> str
     if any(t.device.type not in (DEVICE, "cpu") or t.layout != torch.strided for t in tensors):
         return "other device or layout"
     packet = name.split(".", 1)[0]
+    if packet in _NOT_VALUES:
+        return "not a value"
+    if has_dropout_argument(func):   # attention kernels: random through their dropout only
+        return "random" if has_dropout(func, args, kwargs) else None
     if torch.Tag.nondeterministic_seeded in func.tags or packet in RANDOM_OPS:
         return "random"
     if packet in _UNINITIALISED:
         return "uninitialised output"
-    if packet in _NOT_VALUES:
-        return "not a value"
     if any(r.alias_info is not None and not r.alias_info.is_write for r in func._schema.returns):
         return "view"
     if name in TIE_INDICES and len(func._schema.returns) == len(TIE_INDICES[name]):
@@ -226,6 +232,8 @@ def judge(func, name: str, actual, expected, cpu_inputs, kind: str) -> tuple[Com
     same-dtype CPU reference `expected`, with the float64 reference as second opinion."""
     dtype = _output_dtype(actual)
     tol = tolerance_for(func, name, dtype, cpu_inputs, expected, kind)
+    if is_fused_attention(name):
+        return attention_reference.compare(func, name, cpu_inputs, actual[0], tol), tol, attention_reference.REFERENCE
     comparison = compare_trees(actual, expected, tol)
     reference = f"ATen CPU {_dtype_name(dtype)}"
     if comparison.ok or dtype not in _UPCAST:
@@ -246,8 +254,10 @@ def check_call(func, name: str, cpu_inputs, args, kwargs, outputs, kind: str) ->
     CPU on `cpu_inputs` (a CPU copy of (args, kwargs) taken before the device ran)."""
     dtypes, shapes, scalars = describe_arguments(func, args, kwargs)
     actual = to_cpu(observed(func, name, args, kwargs, outputs))
-    ref_args, ref_kwargs = tree_map(lambda x: x.clone() if isinstance(x, torch.Tensor) else x, cpu_inputs)
-    expected = observed(func, name, ref_args, ref_kwargs, func(*ref_args, **ref_kwargs))
+    expected = None   # fused attention: ATen's CPU has no kernel; judge() computes its reference
+    if not is_fused_attention(name):
+        ref_args, ref_kwargs = tree_map(lambda x: x.clone() if isinstance(x, torch.Tensor) else x, cpu_inputs)
+        expected = observed(func, name, ref_args, ref_kwargs, func(*ref_args, **ref_kwargs))
     comparison, tol, reference = judge(func, name, actual, expected, cpu_inputs, kind)
     out_shapes = [list(t.shape) for t in _tensors(outputs)]
     return CallCheck(op=name, dtype=_dtype_name(_output_dtype(actual)), input_dtypes=dtypes, input_shapes=shapes,

@@ -11,3 +11,9 @@ def gpt2_step(steps: int = 2):
 def llama_step(steps: int = 2):
     """LLaMA with eager attention (aten _softmax)."""
     return train_steps("llama", "deeplink", steps, attn_implementation="eager")[0]
+
+
+def llama_sdpa_step(steps: int = 2):
+    """LLaMA with torch's scaled_dot_product_attention (a backend's fused attention kernels) and
+    grouped-query attention (2 key/value heads for 4 query heads)."""
+    return train_steps("llama", "deeplink", steps, attn_implementation="sdpa")[0]

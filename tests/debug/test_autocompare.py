@@ -10,7 +10,7 @@ import torch
 import deeplink
 import planted_debug_backend  # noqa: F401  (registers the planted-* backends)
 from deeplink.debug import Autocompare
-from models import gpt2_step, llama_step
+from models import gpt2_step, llama_sdpa_step, llama_step
 
 pytest.importorskip("transformers")
 
@@ -53,6 +53,18 @@ def test_planted_softmax_is_found_in_attention():
     assert first["op"] == "_softmax" and first["module"] == "model.layers.0.self_attn"
     assert first["max_abs_err"] > 0.1
     assert set(report["divergent_ops"]) == {"_softmax"}
+
+
+def test_fused_attention_is_judged_and_its_planted_backward_found():
+    """ATen's CPU has no fused attention kernel: its reference is attention by definition (GQA
+    included). The right forward passes, the backward that ignores is_causal is the divergence."""
+    report, _ = _run("planted-attention", llama_sdpa_step)
+    first = report["first_divergence"]
+    assert first["op"] == "_scaled_dot_product_efficient_attention_backward" and first["phase"] == "backward"
+    assert first["module"] == "model.layers.1.self_attn" and first["arguments"]["is_causal"] is True
+    assert first["shapes"][2] == [2, 2, 16, 16] and "attention by definition" in first["reference"]
+    assert set(report["divergent_ops"]) == {"_scaled_dot_product_efficient_attention_backward"}
+    assert "random" not in report["skipped"] and not report["not_judged"]
 
 
 @pytest.mark.parametrize("step", [gpt2_step, llama_step])

@@ -230,9 +230,12 @@ def test_autocast_and_state_functions(compat):
     assert torch.amp.is_autocast_available("cuda")
 
 
-def test_backend_flags_are_accepted_with_their_effect(compat):
+def test_backend_flags_are_accepted_with_their_effect(compat, monkeypatch):
     """torch.backends.cuda/cudnn flags set as CUDA scripts set them; the SDPA choice flags reach
     the deeplink device: with only the math kernel allowed, no fused attention kernel runs."""
+    # torch's own test utilities (imported by the device-generic tests in the same pytest worker)
+    # freeze the global flags; a program run under `deeplink run` has them settable.
+    monkeypatch.setitem(torch.backends.flags_frozen.__globals__, "__allow_nonbracketed_mutation_flag", True)
     torch.backends.cudnn.benchmark = True
     torch.backends.cudnn.deterministic = True
     torch.backends.cuda.matmul.allow_tf32 = False
