@@ -45,6 +45,8 @@ API_MODULES = {
     "deeplink.contract": "deeplink.contract",
     "deeplink.extras": "deeplink.extras",
     "deeplink.distributed": "deeplink.distributed",
+    "deeplink.cuda_compat": "deeplink.cuda_compat",
+    "deeplink.debug": "deeplink.debug",
 }
 
 #: Modules under deeplink/ that are not Python API, and where they are documented instead.
@@ -63,6 +65,7 @@ INTERNAL = {
     "compile": "torch.compile integration; the vendor hook is Backend.compile_graph (docs/compile.md)",
     "decompositions": "deeplink's own decompositions (fused RNN cells, histc, masked_select, variance, "
                       "weight-norm gradient), used by the dispatcher (docs/device.md)",
+    "migration": "CUDA compatibility mode behind deeplink.cuda_compat and `deeplink run` (docs/migration.md)",
     "cache_dirs": "where the caches live (docs/reliability.md, section 4; docs/env.md)",
     "doctor": "`deeplink doctor` (docs/reliability.md, section 4)",
 }
