@@ -457,8 +457,9 @@ class _CCall:
         pos = nd
         for t in (out, a, b):
             dl_dtype, itemsize = _DTYPE_INFO[t.dtype]
-            offset = t.storage_offset() * itemsize
-            structs.append((t.data_ptr() - offset, _CPU_DEVICE if t.is_cpu else device, nd, dl_dtype,
+            ptr = t.data_ptr()  # 0 for an empty tensor, whatever its offset (x[6:]): then data and offset 0
+            offset = t.storage_offset() * itemsize if ptr else 0
+            structs.append((ptr - offset, _CPU_DEVICE if t.is_cpu else device, nd, dl_dtype,
                             arr, arr + pos, offset))
             pos += nd
         block = _newp(_ARGS, structs)
@@ -520,8 +521,9 @@ class _CCall:
         structs = []
         for t, (nd, shape_ptr), stride_ptr in zip(described, shapes, strides):
             dl_dtype, itemsize = _DTYPE_INFO[t.dtype]
-            offset = t.storage_offset() * itemsize
-            structs.append((t.data_ptr() - offset, _CPU_DEVICE if t.is_cpu else device, nd, dl_dtype,
+            ptr = t.data_ptr()  # see _elementwise: an empty tensor is described with data 0, offset 0
+            offset = t.storage_offset() * itemsize if ptr else 0
+            structs.append((ptr - offset, _CPU_DEVICE if t.is_cpu else device, nd, dl_dtype,
                             shape_ptr, stride_ptr, offset))
         block = _newp(_ARGS, structs)
 
