@@ -71,3 +71,8 @@ class OnnxRuntimeBackend(Backend):
     def kernels(self):
         from .kernels import onnxruntime_kernels
         return onnxruntime_kernels()
+
+    def compile_graph(self, gm, example_inputs):
+        """torch.compile(backend="deeplink"): the whole graph as one ONNX graph (compile.py)."""
+        from .compile import compile_graph
+        return compile_graph(gm, example_inputs)

@@ -21,6 +21,7 @@ import torch
 from .binding import Binder
 from .graph import Graph, NUMPY_TYPE, ONNX_TYPE
 from .session_cache import CACHE
+from .trace import active as _tracer
 
 TORCH_OF_NUMPY = {v: k for k, v in NUMPY_TYPE.items()}
 
@@ -129,8 +130,12 @@ def run(op: str, attrs: tuple, inputs: list, outputs: list, build):
     exactly those the graph produces).
 
     `build(g, *values)` receives one graph value per input (None stays None) and returns the
-    output values; they are cast to the dtypes of `outputs`.
+    output values; they are cast to the dtypes of `outputs`. While a graph is being compiled
+    (trace.py), the nodes go into that graph instead of running.
     """
+    tracer = _tracer()
+    if tracer is not None:
+        return tracer.run(op, attrs, inputs, outputs, build)
     key_parts, binds = [], []
     for x in inputs:
         if x is None:
