@@ -17,6 +17,8 @@ from .dtypes import COMPUTE
 from .kernels import Passthrough, PythonKernel
 from .opset.names import exists, from_op, has_kernel, op_overload
 
+Tensor = torch.Tensor
+
 FALLBACK_MODES = ("warn", "error", "silent")
 _mode = None
 _in_decomposition = threading.local()
@@ -60,16 +62,6 @@ def decomposition_for(op_name: str):
 
 
 
-def _tensor_dtypes(args, kwargs):
-    for a in list(args) + list(kwargs.values()):
-        if isinstance(a, torch.Tensor):
-            yield a.dtype
-        elif isinstance(a, (list, tuple)):
-            for t in a:
-                if isinstance(t, torch.Tensor):
-                    yield t.dtype
-
-
 def _with_dtype_check(kernel: PythonKernel):
     if kernel.dtypes is None:
         return kernel.fn
@@ -79,9 +71,15 @@ def _with_dtype_check(kernel: PythonKernel):
     allowed = kernel.dtypes
     fn = kernel.fn
 
-    def call(*args, **kwargs):
-        for d in _tensor_dtypes(args, kwargs):
-            if (check_all or d in COMPUTE) and d not in allowed:
+    def refused(d) -> bool:
+        return d not in allowed and (check_all or d in COMPUTE)
+
+    def call(*args, **kwargs):   # on every call of the kernel: a plain loop, no generator
+        for a in (args if not kwargs else (*args, *kwargs.values())):
+            if isinstance(a, Tensor):
+                if refused(a.dtype):
+                    return NotImplemented
+            elif isinstance(a, (list, tuple)) and any(isinstance(t, Tensor) and refused(t.dtype) for t in a):
                 return NotImplemented
         return fn(*args, **kwargs)
     call.__wrapped__ = fn

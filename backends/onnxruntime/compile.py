@@ -238,7 +238,8 @@ class Program:
     device: torch.device
     frees: list = field(default_factory=list)   # per step: nodes whose last use it was
     counts: Counter = field(default_factory=Counter)
-    eager_ops: Counter = field(default_factory=Counter)
+    eager_ops: Counter = field(default_factory=Counter)    # op -> nodes run eagerly
+    reasons: dict = field(default_factory=dict)           # op -> why it was not lowered
 
     constants: dict = field(default_factory=dict)  # get_attr nodes -> their tensors
 
@@ -252,7 +253,7 @@ class Program:
         return [map_arg(o, lambda n: env[n]) if o is not None else None for o in self.outputs]
 
     def summary(self) -> dict:
-        return {**self.counts, "eager_ops": dict(self.eager_ops)}
+        return {**self.counts, "eager_ops": dict(self.eager_ops), "reasons": dict(self.reasons)}
 
 
 def compile_graph(gm: torch.fx.GraphModule, example_inputs):
@@ -339,6 +340,7 @@ def _assemble(gm, steps, owner, placeholders, device) -> Program:
     counts = Counter(graphs=1, segments=sum(isinstance(s, Segment) for s in steps),
                      lowered_nodes=sum(len(s.nodes) for s in steps if isinstance(s, Segment)),
                      eager_nodes=sum(isinstance(s, EagerNode) for s in steps))
-    eager_ops = Counter(f"{s.node.target}: {s.reason[:150]}" for s in steps if isinstance(s, EagerNode))
+    eager_ops = Counter(str(s.node.target) for s in steps if isinstance(s, EagerNode))
+    reasons = {str(s.node.target): s.reason for s in steps if isinstance(s, EagerNode)}
     constants = {n: getattr(gm, n.target) for n in nodes if n.op == "get_attr"}
-    return Program(steps, placeholders, results, device, frees, counts, eager_ops, constants)
+    return Program(steps, placeholders, results, device, frees, counts, eager_ops, reasons, constants)
