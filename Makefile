@@ -36,6 +36,7 @@ test-slow: setup chromium
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/bench_distributed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

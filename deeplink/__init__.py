@@ -131,3 +131,7 @@ def tensor_backend(t: torch.Tensor) -> str:
 
 _register_device()
 use(_registry.default_name())
+
+from . import distributed  # noqa: E402  registers "deeplink" with torch.distributed (c10d)
+
+distributed.register()

@@ -1,12 +1,14 @@
 """The vendor backend contract. A backend is a class registered under the entry-point group
-`deeplink.backends`; deeplink instantiates it with no arguments and asks it three things:
+`deeplink.backends`; deeplink instantiates it with no arguments and asks it these things:
 
     probe()        -> Availability   can it run on this machine, and exactly why not
     runtime()      -> Runtime | CRuntime   memory, copies, streams, events (deeplink/runtime.py)
     kernels()      -> Mapping[str, Kernel] aten overload name -> Passthrough | PythonKernel
+    collectives()  -> Collectives | None   its collective library, for torch.distributed
+                                           (deeplink/distributed/communicator.py)
 
 `probe()` must be cheap and must not raise: missing libraries and variables are reported in the
-`reason`. `runtime()` and `kernels()` are only called on an available backend.
+`reason`. `runtime()`, `kernels()` and `collectives()` are only called on an available backend.
 See docs/plugins.md for a worked example, and backends/cpu for the smallest real one.
 """
 from __future__ import annotations
@@ -56,6 +58,13 @@ class Backend:
 
     def kernels(self) -> Mapping[str, object]:
         return {}
+
+    def collectives(self):
+        """What runs torch.distributed collectives on this backend's tensors: a
+        deeplink.distributed.Collectives (host-memory backends return HostViewCollectives: gloo on
+        zero-copy host views), or None when it has no collective library; its tensors are then
+        staged through host memory, counted like op fallbacks (docs/distributed.md)."""
+        return None
 
     def decompositions_allowed(self) -> bool:
         """Whether ops it lacks may run decomposed (torch._decomp) into ops it has."""

@@ -1,6 +1,7 @@
 """The `deeplink` command.
 
-    deeplink info [--json]                 backends found, availability and why not, kernel counts per tier
+    deeplink info [--json]                 backends found, availability and why not, kernel counts per tier,
+                                           collective library
     deeplink ops [--tier T] [--backend B] [--json]
     deeplink demo [--model llama|gpt2] [--steps N] [--backend B]
     deeplink conformance run|record|diff|trace ...
@@ -43,8 +44,11 @@ def cmd_info(args) -> int:
     for b in backends:
         if b["available"]:
             b["ops"] = tier_counts(b["name"])
+            b["collectives"] = dl.distributed.backend_collectives(b["name"])
     info = {"deeplink": dl.__version__, "torch": torch.__version__, "active_backend": dl.current_backend(),
             "fallback_mode": dl.fallback_mode(), "devices": torch.deeplink.device_count(), "backends": backends}
+    if args.ranks:
+        info["group_plan"] = dl.distributed.plan(args.ranks.split(","))
     if args.json:
         json.dump(info, sys.stdout, indent=2, default=str)
         print()
@@ -65,6 +69,15 @@ def cmd_info(args) -> int:
             total = sum(c.values())
             print(f"    {tier:<5} {c['native']}/{total} native, {c['decomposed']} decomposed, "
                   f"{c['fallback']} fallback, {c['missing']} missing")
+        if "collectives" in b:
+            print(f"    collectives: {b['collectives']['description']}")
+    print("torch.distributed: init_process_group(\"deeplink\") (default for the deeplink device); ranks whose "
+          "backends' collective libraries differ meet in gloo, staging through host memory (docs/distributed.md)")
+    if args.ranks:
+        group = info["group_plan"]
+        print(f"a process group of ranks {args.ranks} runs collectives on {group['library']}:")
+        for r, rank in enumerate(group["ranks"]):
+            print(f"    rank {r}  {rank['backend']:<14} {rank['path']}")
     return 0
 
 
@@ -127,6 +140,8 @@ def main(argv=None) -> int:
     parser.add_argument("--version", action="version", version=f"deeplink {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="backends found on this machine")
+    p.add_argument("--ranks", default="", metavar="B0,B1,...",
+                   help="also show the collective path each rank of a group on these backends would take")
     p.add_argument("--json", action="store_true")
     p.set_defaults(fn=cmd_info)
     from deeplink.opset.listing import add_ops_arguments

@@ -78,6 +78,20 @@ class AscendBackend(Backend):
         from .kernels import ascend_kernels
         return ascend_kernels(self._state)
 
+    def collectives(self):
+        """HCCL (collectives.py), or None when this CANN has no usable libhccl.so: collectives
+        then stage through host memory and the warning says why."""
+        self._load()
+        from ._vendor.hccl import HcclNotFound
+        from .collectives import HcclCollectives
+        try:
+            return HcclCollectives(self._state)
+        except HcclNotFound as e:
+            import warnings
+            warnings.warn(f"deeplink ascend: no HCCL ({e}); torch.distributed collectives of ascend tensors will "
+                          f"be staged through host memory", stacklevel=2)
+            return None
+
 
 class _State:
     def __init__(self, libs, acl, runtime, api, devices):

@@ -23,3 +23,7 @@ class CpuBackend(Backend):
     def kernels(self):
         from .kernels import cpu_kernels
         return cpu_kernels()
+
+    def collectives(self):
+        from .collectives import make_collectives
+        return make_collectives()

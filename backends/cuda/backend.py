@@ -41,3 +41,7 @@ class CudaBackend(Backend):
     def kernels(self):
         from .kernels import cuda_kernels
         return cuda_kernels()
+
+    def collectives(self):
+        from .collectives import NcclCollectives
+        return NcclCollectives()

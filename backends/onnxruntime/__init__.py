@@ -3,6 +3,7 @@
     backend.py     OnnxRuntimeBackend: probe (which execution provider really runs), runtime, kernels
     runtime.py     aligned host memory (deeplink.runtime.HostRuntime) that ORT's CPU EP reads in place
     kernels.py     the kernel table (ops/), and graph-cache statistics
+    collectives.py torch.distributed collectives: gloo on zero-copy host views
     ops/           one module per op family; registry.py is the table they fill
     _vendor/       the onnxruntime glue: graph.py (ONNX graph builder), session_cache.py (one
                    session per graph), execute.py and binding.py (IO binding by raw pointer),

@@ -76,3 +76,7 @@ class OnnxRuntimeBackend(Backend):
         """torch.compile(backend="deeplink"): the whole graph as one ONNX graph (compile.py)."""
         from .compile import compile_graph
         return compile_graph(gm, example_inputs)
+
+    def collectives(self):
+        from .collectives import make_collectives
+        return make_collectives()

@@ -1,8 +1,9 @@
-"""Builds the test-only Ascend emulator: three shared libraries laid out like a CANN install.
+"""Builds the test-only Ascend emulator: four shared libraries laid out like a CANN install.
 
     <home>/lib64/libascendcl.so   ACL runtime (no torch dependency)
     <home>/lib64/libnnopbase.so   aclTensor & co. and the two-phase executor
     <home>/lib64/libopapi.so      aclnn operators, reference math on ATen CPU
+    <home>/lib64/libhccl.so       HCCL collectives between processes over loopback TCP (hccl.cpp)
 
 Point ASCEND_HOME_PATH at <home> and the backend loads the emulator exactly as it loads CANN;
 nothing in the backend links against it. The build runs g++ directly against the installed
@@ -34,6 +35,7 @@ LIBRARIES = {
     "libnnopbase.so": (["nnopbase.cpp"], False, ["ascendcl"]),
     "libopapi.so": (["emu_aten.cpp", "ops_elementwise.cpp", "ops_shape.cpp", "ops_reduce.cpp",
                      "ops_nn.cpp", "ops_attention.cpp"], True, ["nnopbase", "ascendcl"]),
+    "libhccl.so": (["hccl.cpp"], False, ["ascendcl"]),
 }
 CACHE_ENV = "DEEPLINK_ASCEND_EMULATOR_CACHE"
 

@@ -13,6 +13,7 @@ C and C++ files.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import itertools
 import re
@@ -140,7 +141,8 @@ def texts_of(rel: str, root: Path = ROOT) -> list[tuple[int, str]] | None:
     return None
 
 
-def mentions(root: Path = ROOT) -> list[Mention]:
+@functools.lru_cache(maxsize=None)
+def mentions(root: Path = ROOT) -> tuple[Mention, ...]:
     files = tracked_files(root)
     pattern = path_pattern(top_level_folders(files))
     found = []
@@ -153,4 +155,4 @@ def mentions(root: Path = ROOT) -> list[Mention]:
                 path = clean(m.group(1))
                 if "/" in path:
                     found.append(Mention(rel, first_line + text.count("\n", 0, m.start()), path))
-    return found
+    return tuple(found)

@@ -7,6 +7,9 @@ module or a typing construct, where functions and classes count only if deeplink
 them itself (for a package: any value it exposes). For each public class defined in an API module,
 its own public members (methods, properties, class attributes, dataclass fields) count too.
 
+Signatures written as calls in a section (`use(name: str) -> None`) must name the function's real
+parameters, in order.
+
 A name is documented when its module's section of docs/api.md (the `##` heading naming the module
 in backticks) has a code span that starts with it, or with a dotted path ending in it:
 `use(name)`, `Runtime.malloc(device, nbytes)`, `deeplink.dtypes.FLOATS`.
@@ -41,6 +44,7 @@ API_MODULES = {
     "deeplink.opset": "deeplink.opset",
     "deeplink.contract": "deeplink.contract",
     "deeplink.extras": "deeplink.extras",
+    "deeplink.distributed": "deeplink.distributed",
 }
 
 #: Modules under deeplink/ that are not Python API, and where they are documented instead.
@@ -160,3 +164,74 @@ def test_the_check_sees_a_missing_name():
     assert "KernelTable" in public_names(importlib.import_module("deeplink.kernel_table"))
     assert "normalise" not in public_names(importlib.import_module("deeplink.kernel_table"))  # imported
     assert {"H2D", "D2H", "D2D"} <= public_names(importlib.import_module("deeplink.runtime"))
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return parts + [current] if current.strip() else parts
+
+
+def documented_signatures(text: str):
+    """(dotted name, [parameter names]) of every code span written as a call: `name(a, b: int = 1)`."""
+    text = re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)   # examples are code, not signatures
+    for span in re.findall(r"`([^`\n]+)`", text):
+        m = re.fullmatch(r"([A-Za-z_][\w.]*)\((.*)\)(\s*->.*)?", span.replace("\\|", "|"))
+        if not m or m.group(2).strip() == "..." or (not m.group(2).strip() and not m.group(3)):
+            continue  # `f(...)`, and `f()` without a return type, mention a call rather than state a signature
+        params = []
+        for part in _split_top_level(m.group(2)):
+            name = re.match(r"\s*\**\s*([A-Za-z_]\w*)?", part).group(1)
+            if name:
+                params.append(name)
+        yield m.group(1), params
+
+
+def _resolve(module, dotted: str):
+    obj = module
+    for part in dotted.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def signature_mismatches(module, section_name: str, text: str) -> list[str]:
+    wrong = []
+    for dotted, params in documented_signatures(text):
+        obj = _resolve(module, dotted.removeprefix(section_name + "."))
+        if obj is None or not callable(obj):
+            continue
+        try:
+            parameters = [p for p in inspect.signature(obj).parameters.values() if p.name not in ("self", "cls")]
+        except (TypeError, ValueError):
+            continue
+        actual = [p.name for p in parameters]
+        named = [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if params not in (actual, named):   # *args / **kwargs a caller never passes may go unmentioned
+            wrong.append(f"{dotted}({', '.join(params)}) but the code has ({', '.join(actual)})")
+    return wrong
+
+
+@pytest.mark.parametrize("section_name", sorted(API_MODULES))
+def test_documented_signatures_match_the_code(section_name):
+    """A signature written in docs/api.md names the parameters the function really has, in order."""
+    import deeplink  # noqa: F401
+    module = importlib.import_module(API_MODULES[section_name])
+    wrong = signature_mismatches(module, section_name, sections()[section_name])
+    assert not wrong, f"docs/api.md, section {section_name}: " + "; ".join(wrong)
+
+
+def test_the_signature_check_sees_a_renamed_parameter():
+    import deeplink
+    text = "| `use(backend: str) -> None` | ... | `route_of(op_name, backend=None)` | `register_backend()` mentioned |"
+    assert signature_mismatches(deeplink, "deeplink", text) == ["use(backend) but the code has (name)"]

@@ -1,6 +1,7 @@
 """A plugin made by `deeplink new-backend`, pip-installed into a fresh virtualenv next to two broken
 plugins, used from a new process exactly as a user would."""
 import json
+import re
 
 import pytest
 
@@ -127,7 +128,8 @@ def test_generated_plugins_own_tests_pass(plugin_venv):
     proc = plugin_venv.run("import sys, pytest; sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', "
                            "'-W', 'ignore::UserWarning', sys.argv[1]]))", str(plugin_venv.plugin_dir / "tests"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "6 passed" in proc.stdout
+    own = (plugin_venv.plugin_dir / "tests" / f"test_{GENERATED}.py").read_text().count("\ndef test_")
+    assert int(re.search(r"(\d+) passed", proc.stdout).group(1)) >= own  # its own tests, and the contract suite's
 
 
 def test_deeplink_info_lists_the_plugin(plugin_venv):

@@ -36,7 +36,7 @@ def test_generated_package(tmp_path):
     files = generate("myaccel", tmp_path / "pkg")
     rel = {f.relative_to(tmp_path / "pkg").as_posix() for f in files}
     assert {"pyproject.toml", "setup.py", "README.md", "tests/test_myaccel.py", "src/myaccel/__init__.py",
-            "src/myaccel/backend.py", "src/myaccel/runtime.py", "src/myaccel/kernels.py",
+            "src/myaccel/backend.py", "src/myaccel/runtime.py", "src/myaccel/kernels.py", "src/myaccel/collectives.py",
             "src/myaccel/ops/kernels.c"} <= rel
     for f in files:
         text = f.read_text()

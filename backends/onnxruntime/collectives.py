@@ -1,0 +1,7 @@
+"""The onnxruntime backend's collectives for torch.distributed: its memory is host memory (the CPU EP aliases it): gloo on zero-copy host views
+(deeplink/distributed/host_views.py), so a collective costs what gloo costs on plain CPU tensors."""
+from deeplink.distributed import HostViewCollectives
+
+
+def make_collectives() -> HostViewCollectives:
+    return HostViewCollectives()
