@@ -3,10 +3,11 @@ backend (ATen CPU for the cpu backend, ONNX Runtime's own session for onnxruntim
 own time for ascend), small ops and the training step eager and compiled.
 
 Each backend is one section module with `rows(rounds) -> list[timing.Row]`: bench_device.py (cpu),
-bench_onnxruntime.py, and bench_ascend.py when present (the Ascend emulator section). Each section
+bench_onnxruntime.py, bench_ascend.py when present (the Ascend emulator section), and
+bench_plugins.py (C and Python kernels of plugins against the pass-through call). Each section
 measures its cases in alternating rounds (timing.py); quote ratios from one run.
 
-    python benchmarks/bench.py [--rounds 15] [--backends cpu,onnxruntime,ascend] [--no-compile]
+    python benchmarks/bench.py [--rounds 15] [--backends cpu,onnxruntime,ascend,plugins] [--no-compile]
 """
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import Row, load  # noqa: E402
 
 #: backend -> the module of its section (a missing module is reported, not an error).
-SECTIONS = {"cpu": "bench_device", "onnxruntime": "bench_onnxruntime", "ascend": "bench_ascend"}
+SECTIONS = {"cpu": "bench_device", "onnxruntime": "bench_onnxruntime", "ascend": "bench_ascend",
+            "plugins": "bench_plugins"}
+#: Sections that measure kernels of their own (on backends they register), not an installed backend.
+NOT_BACKENDS = frozenset({"plugins"})
 
 
 def print_table(rows: list[Row], rounds: int, before: str = "") -> None:
@@ -33,10 +37,9 @@ def print_table(rows: list[Row], rounds: int, before: str = "") -> None:
     print(head)
     print("-" * len(head))
     for r in rows:
-        target = f"{r.target:.2f}x" if r.target else "-"
-        flag = "  over" if r.target and r.ratio > r.target else ""
+        flag = "  over" if r.over else ""
         print(f"{r.backend:<12} {r.case:<24} {r.reference:<24} {r.native:>8.2f}{r.unit} {r.deeplink:>8.2f}{r.unit} "
-              f"{r.ratio:>6.2f}x {target:>7}{flag}")
+              f"{r.ratio:>6.2f}x {r.target_text():>7}{flag}")
 
 
 def main() -> int:
@@ -55,10 +58,13 @@ def main() -> int:
             missing.append(f"{backend}: {exc.name} not found")
             continue
         info = {b["name"]: b for b in deeplink.list_backends()}.get(backend)
-        if info is None or not info["available"]:
+        if backend not in NOT_BACKENDS and (info is None or not info["available"]):
             missing.append(f"{backend}: not available ({info['reason'] if info else 'not registered'})")
             continue
         kwargs = {"compiled": False} if backend == "cpu" and args.no_compile else {}
+        # torch.compile(backend="deeplink") graphs of one backend must not serve another: the
+        # compiled code is cached per model code, not per active deeplink backend.
+        torch._dynamo.reset()
         rows += section.rows(args.rounds, **kwargs)
     print_table(rows, args.rounds, f"{before} before, {load()} after")
     for m in missing:

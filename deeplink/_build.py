@@ -30,7 +30,7 @@ class Extension:
     headers: tuple = ()         # other files under csrc/ it is compiled from
 
 
-SHIM = Extension("deeplink_C", "shim", ("include/deeplink/runtime.h",))
+SHIM = Extension("deeplink_C", "shim", ("include/deeplink/runtime.h", "include/deeplink/dlpack_abi.h"))
 DISTRIBUTED = Extension("deeplink_dist_C", "distributed", ("shim/allocator.h",))
 
 
@@ -50,7 +50,7 @@ def _fingerprint(root: Path, ext: Extension = SHIM) -> str:
     h.update(sys.version.encode())
     h.update(" ".join(CFLAGS).encode())
     # What the extension is compiled from: its sources and the headers it names (for the shim,
-    # the runtime header; other headers in csrc/include are for plugin authors).
+    # the runtime and DLPack headers; other headers in csrc/include are for plugin authors).
     inputs = list((root / ext.folder).glob("*.cpp")) + list((root / ext.folder).glob("*.h")) + \
         [root / h for h in ext.headers]
     for path in sorted(inputs):

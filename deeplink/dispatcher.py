@@ -62,17 +62,31 @@ def decomposition_for(op_name: str):
 
 
 
-def _with_dtype_check(kernel: PythonKernel):
-    if kernel.dtypes is None:
-        return kernel.fn
-    # Only compute dtypes are checked unless the kernel lists integer dtypes itself: index and RNG
-    # state tensors (int64) ride along with float kernels.
+def _refusal(kernel: PythonKernel):
+    """The predicate `refused(dtype)` of a kernel with a dtype list: a call with a tensor of such a
+    dtype is declined. Only compute dtypes are checked unless the kernel lists integer dtypes
+    itself: index and RNG state tensors (int64) ride along with float kernels."""
     check_all = any(not d.is_floating_point and not d.is_complex for d in kernel.dtypes)
     allowed = kernel.dtypes
-    fn = kernel.fn
 
     def refused(d) -> bool:
         return d not in allowed and (check_all or d in COMPUTE)
+    return refused
+
+
+def refused_dtypes(kernel: PythonKernel) -> list:
+    """Every torch dtype the kernel's dtype check declines (for routes checked in C++)."""
+    if kernel.dtypes is None:
+        return []
+    refused = _refusal(kernel)
+    return [d for d in vars(torch).values() if isinstance(d, torch.dtype) and refused(d)]
+
+
+def _with_dtype_check(kernel: PythonKernel):
+    if kernel.dtypes is None:
+        return kernel.fn
+    refused = _refusal(kernel)
+    fn = kernel.fn
 
     def call(*args, **kwargs):   # on every call of the kernel: a plain loop, no generator
         for a in (args if not kwargs else (*args, *kwargs.values())):
@@ -122,7 +136,16 @@ def classify(rec, op_name: str):
 
 
 def resolve(op_name: str):
-    kind, payload = classify(registry.active(), op_name)
+    """The shim's route for op_name: (kind, payload, fallback policy). A C kernel that the shim can
+    call itself (deeplink.ckernel) gets the route "ckernel", payload (its Python path, its spec)."""
+    rec = registry.active()
+    kind, payload = classify(rec, op_name)
+    if kind == "python":
+        kernel = rec.kernels().get(op_name)
+        native_spec = getattr(kernel.fn, "native_spec", None)
+        spec = native_spec(refused_dtypes(kernel)) if native_spec is not None else None
+        if spec is not None:
+            return "ckernel", (payload, spec), fallback_mode()
     return kind, payload, fallback_mode()
 
 

@@ -2,6 +2,7 @@
 
 #include "alias.h"
 #include "allocator.h"
+#include "ckernel_route.h"
 #include "device_state.h"
 #include "generator.h"
 #include "runtime.h"
@@ -35,7 +36,7 @@ std::mutex g_counters_mutex;
 std::unordered_map<std::string, OpCounters*> g_counters;
 
 // ---------------------------------------------------------------- routes
-enum class Kind : uint8_t { Passthrough, Python, Decomposed, Fallback, Missing };
+enum class Kind : uint8_t { Passthrough, Python, CKernel, Decomposed, Fallback, Missing };
 enum class Policy : uint8_t { Warn, Silent, Error };
 
 struct Route {
@@ -43,7 +44,8 @@ struct Route {
   Kind kind = Kind::Missing;
   Policy policy = Policy::Warn;
   c10::DeviceType passthrough = c10::DeviceType::CPU;
-  PyObject* fn = nullptr;  // python / decomposed kernel (strong reference)
+  PyObject* fn = nullptr;  // python / decomposed kernel (strong reference); a C kernel's Python path
+  std::shared_ptr<const CKernelSpec> ckernel;  // C kernel called from C++ (ckernel_route.h)
   std::string message;     // missing: why
   OpCounters* counters = nullptr;
   std::atomic<bool> warned{false};
@@ -84,6 +86,7 @@ std::string op_name_of(const c10::FunctionSchema& schema) {
 Kind parse_kind(const std::string& k) {
   if (k == "passthrough") return Kind::Passthrough;
   if (k == "python") return Kind::Python;
+  if (k == "ckernel") return Kind::CKernel;
   if (k == "decomposed") return Kind::Decomposed;
   if (k == "fallback") return Kind::Fallback;
   return Kind::Missing;
@@ -100,12 +103,19 @@ void resolve_into(Route* r, const c10::FunctionSchema& schema, uint64_t gen) {
   r->policy = policy == "error" ? Policy::Error : policy == "silent" ? Policy::Silent : Policy::Warn;
   if (r->fn) Py_DECREF(r->fn);
   r->fn = nullptr;
+  r->ckernel.reset();
   r->message.clear();
   if (r->kind == Kind::Passthrough) {
     r->passthrough = res[1].cast<std::string>() == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
   } else if (r->kind == Kind::Python || r->kind == Kind::Decomposed) {
     r->fn = res[1].ptr();
     Py_INCREF(r->fn);
+  } else if (r->kind == Kind::CKernel) {  // payload: (Python path of the kernel, spec)
+    py::tuple payload = res[1].cast<py::tuple>();
+    r->fn = payload[0].ptr();
+    Py_INCREF(r->fn);
+    r->ckernel = parse_ckernel_spec(payload[1]);
+    if (!r->ckernel) r->kind = Kind::Python;  // this platform cannot call it directly
   } else if (r->kind == Kind::Missing) {
     r->message = res[1].cast<std::string>();
   }
@@ -563,6 +573,7 @@ void router_fallback(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::
       r->counters->native.fetch_add(1, std::memory_order_relaxed);
       run_passthrough(op, stack, *r, backend);
       return;
+    case Kind::CKernel:
     case Kind::Python:
     case Kind::Decomposed: {
       const size_t start = stack->size() - op.schema().arguments().size();
@@ -580,7 +591,8 @@ void router_fallback(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::
         if (decomposing) ++t_decomp_depth;
         bool done = false;
         try {
-          done = run_python(op, stack, *r);
+          CCall c = r->ckernel ? run_ckernel(*r->ckernel, op, stack) : CCall::Python;
+          done = c == CCall::Done || (c == CCall::Python && run_python(op, stack, *r));
         } catch (...) {
           if (decomposing) --t_decomp_depth;
           if (!(decomposing && t_decomp_refused)) throw;

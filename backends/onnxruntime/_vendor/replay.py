@@ -23,14 +23,15 @@ from . import providers as _providers
 from .binding import Binder
 
 _state = threading.local()
-_empty = torch.empty
+_empty = torch.empty_strided
 _NO = object()          # a part of the call that a signature cannot describe
 _REFUSED = object()     # a signature whose call was recorded and found not replayable
 # Ops a kernel may dispatch and still depend on its signature alone: allocating its outputs, and
-# type promotion (metadata only).
+# type promotion and casting rules (metadata only).
 _HARMLESS = frozenset({torch.ops.aten.empty.memory_format, torch.ops.aten.empty_strided.default,
+                       torch.ops.aten.can_cast.default, torch.ops.aten.promote_types.default,
                        *(getattr(torch.ops.aten.result_type, o) for o in torch.ops.aten.result_type.overloads())})
-_SCALAR = torch.ops.aten._local_scalar_dense.default
+_READS = frozenset({torch.ops.aten._local_scalar_dense.default, torch.ops.aten.item.default})
 MAX_PLANS = 256         # per kernel; beyond, the kernel's plans are dropped and recorded anew
 
 
@@ -116,7 +117,9 @@ class _Watch(TorchDispatchMode):
         self.other = None
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        wrapped_number = func is _SCALAR and args[0].device.type == "cpu"   # its value is in the signature
+        if func in _READS and not isinstance(args[0], _Tensor):
+            return args[0]      # a wrapped number reaches modes as the number itself
+        wrapped_number = func in _READS and args[0].device.type == "cpu"   # its value is in the signature
         if func not in _HARMLESS and not wrapped_number and self.other is None:
             self.other = func
         return func(*args, **(kwargs or {}))
@@ -142,7 +145,7 @@ class Plan:
         self._io = Binder(compiled.session)
         self._lock = threading.Lock()
         self._tensors = []                      # (bind fn, name, onnx type, shape, source)
-        self._new = []                          # (shape, dtype, device) of each allocated output
+        self._new = []                          # (shape, stride, dtype, device) of each allocated output
         fresh = []
         for name, obj, onnx_type, shape in inputs:
             if onnx_type is None:
@@ -156,7 +159,7 @@ class Plan:
                 source = ("arg", _index(o, flat))
             except NotReplayable:
                 source = ("new", len(self._new))
-                self._new.append((tuple(o.shape), o.dtype, o.device))
+                self._new.append((tuple(o.shape), o.stride(), o.dtype, o.device))
                 fresh.append(o)
             self._tensors.append((self._io.output, name, onnx_type, shape, source))
         self._last = [None] * len(self._tensors)
@@ -177,7 +180,7 @@ class Plan:
         if not self._lock.acquire(False):
             return _NO
         try:
-            new = [_empty(shape, dtype=dtype, device=device) for shape, dtype, device in self._new]
+            new = [_empty(shape, stride, dtype=dtype, device=device) for shape, stride, dtype, device in self._new]
             sources = {"arg": flat, "new": new}
             last = self._last
             i = 0
