@@ -2,7 +2,7 @@
 op as a pre-bound single-node ONNX Runtime session (IO binding on fixed numpy buffers, timed
 `run_with_iobinding` from Python: ORT's own floor for one op), and the training step, eager and
 compiled (torch.compile(backend="deeplink"): one ONNX graph per AOTAutograd graph), against
-native CPU eager. Alternating rounds. Targets (issue 14): add <= 2x ORT's own run; training step
+native CPU eager. Alternating rounds. The add row is followed by its profile (add_profile). Targets (issue 14): add <= 2x ORT's own run; training step
 compiled <= 1.5x native CPU eager, eager <= 3x.
 
     python benchmarks/bench_onnxruntime.py [--rounds 15]     (one section of `make bench`)
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+import torch
 
 import deeplink
 from timing import Row, alternating
@@ -66,16 +67,38 @@ def ort_small_ops() -> dict:
     return cases
 
 
+def add_profile(rounds: int) -> list[Row]:
+    """Where the time of a deeplink add goes, each part against ORT's own pre-bound run: the
+    replaying kernel called directly (no router, no autograd), the recorded plan's run (output
+    allocation, rebinding, ORT's run from Python) and the output allocation alone."""
+    from deeplink.backends.onnxruntime.kernels import onnxruntime_kernels
+    from deeplink.backends.onnxruntime._vendor import replay
+    a, b = torch.randn(16, 16, device="deeplink"), torch.randn(16, 16, device="deeplink")
+    kernel = onnxruntime_kernels()["add.Tensor"].fn
+    kernel(a, b)
+    kernel(a, b)
+    plan = next(p[s] for p in replay._all_plans for s in [replay.signature((a, b), {})]
+                if isinstance(p.get(s), replay.Plan))
+    cases = {"ort": ort_small_ops()["add (16x16)"], "add": lambda: a + b, "kernel": lambda: kernel(a, b),
+             "alloc": lambda: torch.empty(16, 16, device="deeplink"), "plan": lambda: plan.run([a, b])}
+    med = alternating(cases, rounds, 2000)
+    ref = "ORT pre-bound run"
+    return [Row("onnxruntime", "  add: kernel, no router", ref, med["ort"], med["kernel"], "us", None),
+            Row("onnxruntime", "  add: plan run", ref, med["ort"], med["plan"], "us", None),
+            Row("onnxruntime", "  add: output alloc", ref, med["ort"], med["alloc"], "us", None)]
+
+
 def rows(rounds: int) -> list[Row]:
     deeplink.use("onnxruntime")
     out = []
-    import torch
     ref, ours, cpu = ort_small_ops(), small_ops("deeplink"), small_ops("cpu")
     for name in ours:
         native, what = (ref[name], "ORT pre-bound run") if name in ref else (cpu[name], "ATen CPU (no ORT node)")
         med = alternating({"native": native, "deeplink": ours[name]}, rounds, 2000)
         target = ADD_TARGET if name.startswith("add") else None
         out.append(Row("onnxruntime", name, what, med["native"], med["deeplink"], "us", target))
+        if name.startswith("add"):
+            out += add_profile(rounds)
     steps = {"cpu": training_step("cpu"), "eager": training_step("deeplink"),
              "compiled": training_step("deeplink", "deeplink")}
     med = alternating(steps, max(5, rounds // 2), 3, warmup=1)
@@ -83,7 +106,6 @@ def rows(rounds: int) -> list[Row]:
                    "ms", EAGER_TARGET))
     out.append(Row("onnxruntime", "train step, compiled", "ATen CPU eager", med["cpu"] / 1e3,
                    med["compiled"] / 1e3, "ms", COMPILED_TARGET))
-    del torch
     return out
 
 
