@@ -5,7 +5,8 @@
                      `deeplink.backends` entry-point group like any plugin
     runtime.py       the vendor runtime (memory, copies, streams, events)
     kernels.py       the kernel table
-    collectives.py   when the backend has its own collective library
+    collectives.py   when the backend has its own collective library (torch.distributed)
+    compile.py       when the backend has a graph compiler (Backend.compile_graph, torch.compile)
     ops/             optional: kernel implementations, one op family per file
     _vendor/         optional: the vendor library binding
 

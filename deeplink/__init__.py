@@ -15,12 +15,20 @@ import torch  # noqa: E402
 
 from . import _build  # noqa: E402
 
-_C = _build.load()
+if _build.cli_runs_without_shim():
+    _C = None  # `deeplink doctor|build|--version` run where the shim is not built (or cannot be)
+else:
+    try:
+        _C = _build.load()
+    except _build.ShimBuildError as e:  # one message, not the build's traceback
+        if _build.invoked_as_cli():
+            raise SystemExit(f"deeplink: {e}") from None
+        raise _build.ShimBuildError(str(e)) from None
 
 from . import registry as _registry  # noqa: E402
 from . import dispatcher as _dispatcher  # noqa: E402
 from .backend import Availability, Backend  # noqa: E402,F401
-from .dispatcher import fallback_mode, route_of, set_fallback_mode  # noqa: E402,F401
+from .dispatcher import argument_checks, fallback_mode, route_of, set_argument_checks, set_fallback_mode  # noqa: E402,F401
 from .kernels import Passthrough, PythonKernel, python_kernel  # noqa: E402,F401
 from .runtime import CRuntime, HostRuntime, Runtime  # noqa: E402,F401
 from .dtypes import SCALAR_TYPES, short_name  # noqa: E402
@@ -53,11 +61,11 @@ def current_backend() -> str:
 def list_backends() -> list[dict]:
     out = []
     for rec in _registry.records():
-        b = rec.backend
         out.append({
             "name": rec.name, "available": rec.available, "reason": rec.reason, "source": rec.source,
-            "version": getattr(b, "version", None), "description": getattr(b, "description", ""),
-            "priority": getattr(b, "priority", None), "verified_on": getattr(b, "verified_on", None),
+            "package": rec.package,
+            "version": rec.attr("version"), "description": rec.attr("description", ""),
+            "priority": rec.priority if rec.backend else None, "verified_on": rec.attr("verified_on"),
             "details": dict(rec.availability.details),
             "active": rec.slot >= 0 and _C._active_backend() == rec.slot,
         })
@@ -129,9 +137,10 @@ def tensor_backend(t: torch.Tensor) -> str:
     return rec.name if rec else "?"
 
 
-_register_device()
-use(_registry.default_name())
+if _C is not None:
+    _register_device()
+    _registry.activate_default()
 
-from . import distributed  # noqa: E402  registers "deeplink" with torch.distributed (c10d)
+    from . import distributed  # noqa: E402  registers "deeplink" with torch.distributed (c10d)
 
-distributed.register()
+    distributed.register()

@@ -436,15 +436,7 @@ class _CCall:
         params = [(p.kind, p.index, p.ctype) for p in self.params]
         mode_arg = self._mode_param.index if self._mode_param is not None else -1
         codes = [(d, code, bits) for d, (code, bits) in DTYPE_CODES.items()]
-        return (int(ffi.cast("uintptr_t", self.cfunc)), params, self.mode, mode_arg, refused_dtypes, codes,
-                self._native_status)
-
-    def _native_status(self, status: int, outs: list, inputs: list) -> None:
-        """A call from C++ returned `status` (not DL_OK): note a decline, raise a failure."""
-        if status in _DECLINED:
-            self.last_declined = (STATUS_NAMES[status], self.library.last_error())
-            return
-        raise CKernelError(self._failure(status, outs, inputs))
+        return int(ffi.cast("uintptr_t", self.cfunc)), params, self.mode, mode_arg, refused_dtypes, codes
 
     def _elementwise(self, *args, **kwargs):
         """__call__ for the most common kernel: outputs='broadcast', C parameters "out, two
@@ -476,8 +468,9 @@ class _CCall:
         pos = nd
         for t in (out, a, b):
             dl_dtype, itemsize = _DTYPE_INFO[t.dtype]
-            offset = t.storage_offset() * itemsize
-            structs.append((t.data_ptr() - offset, _CPU_DEVICE if t.is_cpu else device, nd, dl_dtype,
+            ptr = t.data_ptr()  # 0 for an empty tensor, whatever its offset (x[6:]): then data and offset 0
+            offset = t.storage_offset() * itemsize if ptr else 0
+            structs.append((ptr - offset, _CPU_DEVICE if t.is_cpu else device, nd, dl_dtype,
                             arr, arr + pos, offset))
             pos += nd
         block = _newp(_ARGS, structs)
@@ -539,8 +532,9 @@ class _CCall:
         structs = []
         for t, (nd, shape_ptr), stride_ptr in zip(described, shapes, strides):
             dl_dtype, itemsize = _DTYPE_INFO[t.dtype]
-            offset = t.storage_offset() * itemsize
-            structs.append((t.data_ptr() - offset, _CPU_DEVICE if t.is_cpu else device, nd, dl_dtype,
+            ptr = t.data_ptr()  # see _elementwise: an empty tensor is described with data 0, offset 0
+            offset = t.storage_offset() * itemsize if ptr else 0
+            structs.append((ptr - offset, _CPU_DEVICE if t.is_cpu else device, nd, dl_dtype,
                             shape_ptr, stride_ptr, offset))
         block = _newp(_ARGS, structs)
 

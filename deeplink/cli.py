@@ -8,6 +8,8 @@
     deeplink new-backend NAME --out DIR
     deeplink test-backend NAME [--plugin MODULE:FUNCTION] [-- PYTEST ARGS]
     deeplink --version
+    deeplink build [--force]               compile the C++ shim and distributed extension now (else first use does)
+    deeplink doctor                        what this machine lacks for deeplink, one line each
 """
 from __future__ import annotations
 
@@ -43,8 +45,12 @@ def cmd_info(args) -> int:
     backends = dl.list_backends()
     for b in backends:
         if b["available"]:
-            b["ops"] = tier_counts(b["name"])
-            b["collectives"] = dl.distributed.backend_collectives(b["name"])
+            rec = dl._registry.get(b["name"])
+            try:
+                b["ops"] = tier_counts(b["name"])
+                b["collectives"] = rec.call("collectives()", dl.distributed.backend_collectives, b["name"])
+            except dl._registry.BackendFailed:  # its kernels() or collectives() raised: now unavailable, say why
+                b.update(available=False, reason=rec.reason)
     info = {"deeplink": dl.__version__, "torch": torch.__version__, "active_backend": dl.current_backend(),
             "fallback_mode": dl.fallback_mode(), "devices": torch.deeplink.device_count(), "backends": backends}
     if args.ranks:
@@ -135,6 +141,29 @@ def _version() -> str:
         return _deeplink().__version__
 
 
+# ---------------------------------------------------------------- build, doctor
+def cmd_build(args) -> int:
+    from deeplink import _build
+    for ext in (_build.SHIM, _build.DISTRIBUTED):
+        what = "shim" if ext == _build.SHIM else f"{ext.folder} extension"
+        folder = _build.build_dir(ext)
+        if not args.force and _build.validate(folder, ext) is None:
+            print(f"deeplink: the {what} is already built: {folder} (--force rebuilds it)")
+            continue
+        try:
+            _build.build(folder, ext=ext, force=args.force)
+        except _build.ShimBuildError as e:
+            print(f"deeplink build: {e}", file=sys.stderr)
+            return 1
+        print(f"deeplink: {what} ready: {folder}")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from deeplink.doctor import run
+    return run()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="deeplink", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"deeplink {_version()}")
@@ -147,6 +176,11 @@ def main(argv=None) -> int:
     from deeplink.opset.listing import add_ops_arguments
     p = add_ops_arguments(sub.add_parser("ops", help="ops of a tier and how a backend runs them"))
     p.set_defaults(fn=cmd_ops)
+    p = sub.add_parser("build", help="compile the C++ shim and distributed extension ahead of time, with progress")
+    p.add_argument("--force", action="store_true", help="rebuild even when a valid build is cached")
+    p.set_defaults(fn=cmd_build)
+    p = sub.add_parser("doctor", help="what this machine lacks for deeplink (compiler, ninja, headers, extras)")
+    p.set_defaults(fn=cmd_doctor)
     p = sub.add_parser("demo", help="train a tiny model on the deeplink device")
     p.add_argument("--model", choices=["llama", "gpt2"], default="llama")
     p.add_argument("--steps", type=int, default=5)

@@ -21,7 +21,11 @@ Tensor = torch.Tensor
 
 FALLBACK_MODES = ("warn", "error", "silent")
 _mode = None
+_argument_checks = os.environ.get("DEEPLINK_ARGUMENT_CHECKS", "1") != "0"
 _in_decomposition = threading.local()
+# Ops the router is registered for: the union of ops_to_claim() over the backends activated so far
+# (claims are never withdrawn; see claim_ops in csrc/shim/router.cpp).
+_claimed: set = set()
 
 
 def fallback_mode() -> str:
@@ -135,18 +139,50 @@ def classify(rec, op_name: str):
     return "missing", "the backend has no kernel, torch._decomp has no decomposition, and ATen has no CPU kernel"
 
 
+def argument_checks() -> bool:
+    return _argument_checks
+
+
+def set_argument_checks(enabled: bool) -> None:
+    """Whether calls to a backend's Python or C kernels (and decompositions) are first checked on
+    meta tensors, so that bad arguments raise ATen's error instead of reaching the kernel (on by
+    default; DEEPLINK_ARGUMENT_CHECKS=0 turns it off). Memory-overlap checks always run."""
+    global _argument_checks
+    _argument_checks = bool(enabled)
+    from . import _C
+    _C._invalidate_routes()
+
+
+def claim(rec) -> None:
+    """Register the router for the ops `rec` claims (before it becomes active)."""
+    from . import _C
+    names = ops_to_claim(rec)
+    _C._claim_ops(names)
+    _claimed.update(names)
+
+
 def resolve(op_name: str):
-    """The shim's route for op_name: (kind, payload, fallback policy). A C kernel that the shim can
-    call itself (deeplink.ckernel) gets the route "ckernel", payload (its Python path, its spec)."""
+    """(kind, payload, fallback mode, backend slot, argument checks) for the shim's router. A C
+    kernel that the shim can call itself (deeplink.ckernel) gets the kind "ckernel", payload (its
+    Python path, the C call's spec)."""
     rec = registry.active()
-    kind, payload = classify(rec, op_name)
+    if op_name in _claimed and op_name not in _claim_set(rec):
+        kind, payload = "composite", None  # claimed for another backend: run as if unclaimed
+    else:
+        kind, payload = classify(rec, op_name)
     if kind == "python":
         kernel = rec.kernels().get(op_name)
         native_spec = getattr(kernel.fn, "native_spec", None)
         spec = native_spec(refused_dtypes(kernel)) if native_spec is not None else None
         if spec is not None:
-            return "ckernel", (payload, spec), fallback_mode()
-    return kind, payload, fallback_mode()
+            kind, payload = "ckernel", (payload, spec)
+    return kind, payload, fallback_mode(), rec.slot, _argument_checks
+
+
+def _claim_set(rec) -> frozenset:
+    if getattr(rec, "_claim_set", None) is None:
+        rec._claim_set = frozenset(ops_to_claim(rec))
+    return rec._claim_set
 
 
 def route_of(op_name: str, backend: str | None = None) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = {"__init__.py", "backend.py", "runtime.py", "kernels.py"}
-OPTIONAL = {"collectives.py", "ops", "_vendor", "__pycache__"}
+OPTIONAL = {"collectives.py", "compile.py", "ops", "_vendor", "__pycache__"}
 BACKENDS = sorted(p.name for p in (ROOT / "backends").iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 

@@ -5,6 +5,8 @@
 #include <c10/core/TensorImpl.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 
+#include <algorithm>
+
 namespace deeplink {
 namespace {
 
@@ -52,47 +54,91 @@ AliasScope::~AliasScope() {
   t_device = prev_device;
 }
 
-at::Tensor make_alias(const at::Tensor& t, c10::DeviceType aten_type) {
-  c10::StorageImpl* src = t.storage().unsafeGetStorageImpl();
-  c10::Device dev = aten_type == c10::DeviceType::CPU ? c10::Device(c10::DeviceType::CPU)
-                                                      : c10::Device(aten_type, t.device().index());
-  auto storage = c10::make_intrusive<c10::StorageImpl>(
-      c10::StorageImpl::use_byte_size_t(), src->nbytes(), c10::DataPtr(src->mutable_data(), dev),
-      aten_type == c10::DeviceType::CPU ? &g_growth_cpu : &g_growth_cuda, /*resizable=*/true);
-  auto impl = c10::make_intrusive<c10::TensorImpl>(c10::Storage(std::move(storage)),
-                                                   c10::DispatchKeySet(key_for(aten_type)), t.dtype());
+namespace {
+
+c10::Storage alias_storage(const c10::StorageImpl* src, c10::DeviceType aten_type, c10::DeviceIndex index) {
+  c10::Device dev = aten_type == c10::DeviceType::CPU ? c10::Device(c10::DeviceType::CPU) : c10::Device(aten_type, index);
+  return c10::Storage(c10::make_intrusive<c10::StorageImpl>(
+      c10::StorageImpl::use_byte_size_t(), src->nbytes(), c10::DataPtr(const_cast<void*>(src->data()), dev),
+      aten_type == c10::DeviceType::CPU ? &g_growth_cpu : &g_growth_cuda, /*resizable=*/true));
+}
+
+at::Tensor alias_on(const c10::Storage& storage, const at::Tensor& t, c10::DeviceType aten_type) {
+  auto impl = c10::make_intrusive<c10::TensorImpl>(c10::Storage(storage), c10::DispatchKeySet(key_for(aten_type)),
+                                                   t.dtype());
   impl->set_sizes_and_strides(t.sizes(), t.strides(), t.storage_offset());
   if (t.is_conj()) impl->_set_conj(true);
   if (t.is_neg()) impl->_set_neg(true);
   return at::Tensor(std::move(impl));
 }
 
-void sync_back(const at::Tensor& orig, const at::Tensor& alias) {
-  c10::StorageImpl* os = orig.storage().unsafeGetStorageImpl();
-  c10::StorageImpl* as = alias.storage().unsafeGetStorageImpl();
-  c10::TensorImpl* oi = orig.unsafeGetTensorImpl();
-  const c10::Device dev = orig.device();
-  if (as->data() != os->data() || as->nbytes() != os->nbytes()) {
-    if (owner_of(as->data_ptr()) != nullptr) {
-      // Grown through GrowthAllocator: the bytes are deeplink's; move them over.
-      c10::DataPtr dp = as->set_data_ptr(c10::DataPtr(nullptr, as->device()));
-      dp.unsafe_set_device(dev);
-      os->set_data_ptr_noswap(std::move(dp));
-      os->set_nbytes(as->nbytes());
-    } else if (as->data() != os->data()) {
-      // The kernel pointed the alias at memory ATen allocated (e.g. set_ to a fresh buffer): adopt it.
-      c10::intrusive_ptr<c10::StorageImpl> keep = c10::intrusive_ptr<c10::StorageImpl>::reclaim_copy(as);
-      auto* tag = owner_of(os->data_ptr());
-      int backend = tag ? tag->backend : 0;
-      os->set_data_ptr_noswap(adopt_storage(std::move(keep), backend, dev.index()));
-      os->set_nbytes(as->nbytes());
-    } else {
-      os->set_nbytes(as->nbytes());
-    }
+// Carry a kernel's change of an alias storage (growth through GrowthAllocator, or set_ to memory
+// ATen allocated) into the deeplink storage it aliases.
+void sync_storage(c10::StorageImpl* os, c10::StorageImpl* as, c10::Device dev) {
+  if (as->data() == os->data() && as->nbytes() == os->nbytes()) return;
+  if (owner_of(as->data_ptr()) != nullptr) {
+    // Grown through GrowthAllocator: the bytes are deeplink's; move them over.
+    c10::DataPtr dp = as->set_data_ptr(c10::DataPtr(nullptr, as->device()));
+    dp.unsafe_set_device(dev);
+    os->set_data_ptr_noswap(std::move(dp));
+    os->set_nbytes(as->nbytes());
+  } else if (as->data() != os->data()) {
+    // The kernel pointed the alias at memory ATen allocated (e.g. set_ to a fresh buffer): adopt it.
+    c10::intrusive_ptr<c10::StorageImpl> keep = c10::intrusive_ptr<c10::StorageImpl>::reclaim_copy(as);
+    auto* tag = owner_of(os->data_ptr());
+    int backend = tag ? tag->backend : 0;
+    os->set_data_ptr_noswap(adopt_storage(std::move(keep), backend, dev.index()));
+    os->set_nbytes(as->nbytes());
+  } else {
+    os->set_nbytes(as->nbytes());
   }
-  if (oi->sizes() != alias.sizes() || oi->strides() != alias.strides() ||
-      oi->storage_offset() != alias.storage_offset()) {
-    oi->set_sizes_and_strides(alias.sizes(), alias.strides(), alias.storage_offset());
+}
+
+}  // namespace
+
+at::Tensor make_alias(const at::Tensor& t, c10::DeviceType aten_type) {
+  return alias_on(alias_storage(t.storage().unsafeGetStorageImpl(), aten_type, t.device().index()), t, aten_type);
+}
+
+at::Tensor CallAliases::alias(const at::Tensor& t) {
+  c10::TensorImpl* ti = t.unsafeGetTensorImpl();
+  for (const auto& [impl, a] : tensors_)
+    if (impl == ti) return a;
+  c10::StorageImpl* si = t.storage().unsafeGetStorageImpl();
+  const c10::Storage* storage = nullptr;
+  for (const auto& [impl, s] : storages_)
+    if (impl == si) storage = &s;
+  if (storage == nullptr) {
+    storages_.emplace_back(si, alias_storage(si, type_, t.device().index()));
+    storage = &storages_.back().second;
+  }
+  at::Tensor a = alias_on(*storage, t, type_);
+  tensors_.emplace_back(ti, a);
+  return a;
+}
+
+void CallAliases::sync_back(const std::vector<at::Tensor>& written) {
+  c10::SmallVector<c10::StorageImpl*, 4> synced;
+  for (const at::Tensor& w : written) {
+    c10::TensorImpl* oi = w.unsafeGetTensorImpl();
+    const at::Tensor* alias = nullptr;
+    for (const auto& [impl, a] : tensors_)
+      if (impl == oi) alias = &a;
+    if (alias == nullptr) continue;
+    c10::StorageImpl* os = w.storage().unsafeGetStorageImpl();
+    c10::StorageImpl* as = alias->storage().unsafeGetStorageImpl();
+    // Storages shared by several arguments are synced once; a storage the kernel swapped in (set_)
+    // is this argument's own.
+    bool shared = false;
+    for (const auto& [impl, s] : storages_)
+      shared |= impl == os && s.unsafeGetStorageImpl() == as;
+    if (!shared || std::find(synced.begin(), synced.end(), os) == synced.end()) {
+      sync_storage(os, as, w.device());
+      if (shared) synced.push_back(os);
+    }
+    if (oi->sizes() != alias->sizes() || oi->strides() != alias->strides() ||
+        oi->storage_offset() != alias->storage_offset())
+      oi->set_sizes_and_strides(alias->sizes(), alias->strides(), alias->storage_offset());
   }
 }
 

@@ -6,9 +6,12 @@
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/CachingDeviceAllocator.h>
 
+#include <cstddef>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace deeplink {
@@ -23,6 +26,11 @@ struct Adopted : OwnerTag {
   c10::intrusive_ptr<c10::StorageImpl> source;
 };
 
+// The runtime's memory is trusted only this far: a pointer must be non-NULL, aligned like
+// malloc's, and not one the runtime already gave out (a vendor bug that would make two tensors
+// share memory).
+constexpr uintptr_t kAlignment = alignof(std::max_align_t);
+
 // Sizes are rounded so that a training loop's repeating shapes hit the cache: 512 B steps up to
 // 1 MiB, 128 KiB steps above. Only exact rounded sizes are reused (predictable, no splitting).
 size_t round_size(size_t n) {
@@ -31,9 +39,21 @@ size_t round_size(size_t n) {
   return (n + kStep - 1) / kStep * kStep;
 }
 
+struct Unfreed {
+  void* ptr;
+  size_t size;
+  bool reserved;  // counted in the reserved bytes (a refused pointer never was)
+};
+
+// One per (backend, device). Every pointer the runtime gave out is in exactly one of: `live`
+// (held by a storage), `free_blocks` (cached for reuse), `unfreed` (its runtime free failed; retried
+// by empty_cache). Runtime calls are made outside the mutex: a Python runtime may run arbitrary
+// Python, which may free tensors, which comes back here.
 struct Pool {
   std::mutex mutex;
   std::map<size_t, std::vector<void*>> free_blocks;
+  std::unordered_set<void*> live, cached;
+  std::vector<Unfreed> unfreed;
 };
 
 std::mutex g_pools_mutex;
@@ -45,9 +65,10 @@ Pool& pool_for(int backend, int device) {
 }
 
 // Statistics are updated on every allocation and free (twice per op), so they are lock-free
-// atomics in a fixed table indexed by device. Each quantity keeps what c10's Stat keeps (current,
-// peak, and the running totals allocated / freed), so torch.accelerator.memory_stats() reads them.
-constexpr int kMaxDevices = 64;
+// atomics in a fixed table with one row per possible device index (c10::DeviceIndex is 8 bits).
+// Each quantity keeps what c10's Stat keeps (current, peak, and the running totals allocated /
+// freed), so torch.accelerator.memory_stats() reads them.
+constexpr int kMaxDevices = 128;
 struct AtomicStat {
   std::atomic<int64_t> current{0}, peak{0}, allocated{0}, freed{0};
   void add(int64_t delta) {
@@ -82,7 +103,11 @@ struct AtomicStats {
 };
 AtomicStats g_stats[kMaxDevices];
 
-AtomicStats& stats_of(int device) { return g_stats[device & (kMaxDevices - 1)]; }
+AtomicStats& stats_of(int device) {
+  TORCH_CHECK(device >= 0 && device < kMaxDevices, "deeplink: device index ", device, " out of range [0, ",
+              kMaxDevices, ")");
+  return g_stats[device];
+}
 
 // One allocation (or free, with negative deltas) of `bytes` held by a live storage; `runtime_bytes`
 // is what the runtime gave (or took back) at the same time (0 when served from the cache).
@@ -94,21 +119,42 @@ void account(int device, int64_t bytes, int64_t runtime_bytes) {
   if (runtime_bytes) s.segments.add(runtime_bytes > 0 ? 1 : -1);
 }
 
+// Frees a block through the runtime; on failure keeps it for empty_cache to retry and returns the
+// error text (the memory is still the runtime's: reserved stays counted).
+std::string release(int backend, int device, Pool& pool, const Unfreed& block) {
+  try {
+    backend_slot(backend).runtime->free(device, block.ptr);
+    if (block.reserved) account(device, 0, -static_cast<int64_t>(block.size));
+    return "";
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    pool.unfreed.push_back(block);
+    return e.what();
+  }
+}
+
+// The deleter of every block: runs inside storage destructors, so it must never throw.
 void free_block(void* ctx) {
   auto* b = static_cast<Block*>(ctx);
-  const BackendSlot& slot = backend_slot(b->backend);
-  if (slot.runtime->caches()) {
-    slot.runtime->free(b->device, b->ptr);
-    account(b->device, -static_cast<int64_t>(b->size), -static_cast<int64_t>(b->size));
-    delete b;
-    return;
-  }
   Pool& pool = pool_for(b->backend, b->device);
+  const bool runtime_caches = backend_slot(b->backend).runtime->caches();
+  bool cache_it = false;
   {
     std::lock_guard<std::mutex> lock(pool.mutex);
-    pool.free_blocks[b->size].push_back(b->ptr);
+    pool.live.erase(b->ptr);
+    if (!runtime_caches && pool.cached.insert(b->ptr).second) {
+      pool.free_blocks[b->size].push_back(b->ptr);
+      cache_it = true;
+    }
   }
   account(b->device, -static_cast<int64_t>(b->size), 0);
+  if (runtime_caches) {
+    std::string error = release(b->backend, b->device, pool, {b->ptr, b->size, true});
+    if (!error.empty()) TORCH_WARN("deeplink backend '", backend_slot(b->backend).name, "': runtime free failed (",
+                                   error, "); the block is kept and retried by torch.deeplink.empty_cache()");
+  } else if (!cache_it) {
+    TORCH_WARN("deeplink: internal error: block ", b->ptr, " freed twice; ignored");
+  }
   delete b;
 }
 
@@ -149,6 +195,44 @@ DeviceAllocator g_allocator;
 // device's allocator.
 REGISTER_ALLOCATOR(c10::DeviceType::PrivateUse1, &g_allocator);
 
+std::string hex(const void* p) {
+  std::ostringstream os;
+  os << p;
+  return os.str();
+}
+
+// A pointer fresh from runtime malloc, checked (see kAlignment). A bad one is refused with an
+// error naming the backend and the call; a misaligned one is given back to the runtime first.
+void* checked_malloc(const BackendSlot& slot, int backend, int device, size_t size, Pool& pool) {
+  void* p = slot.runtime->malloc(device, size);
+  const char* problem = nullptr;
+  if (p == nullptr) {
+    problem = "returned NULL without reporting an error";
+  } else if (reinterpret_cast<uintptr_t>(p) % kAlignment != 0) {
+    problem = "returned a pointer that is not 16-byte aligned";
+  } else {
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    if (pool.live.count(p) || pool.cached.count(p)) problem = "returned memory that is still in use";
+    // A block whose free reported failure but happened after all: it is the runtime's again.
+    for (auto it = pool.unfreed.begin(); it != pool.unfreed.end(); ++it) {
+      if (it->ptr == p) {
+        if (it->reserved) account(device, 0, -static_cast<int64_t>(it->size));
+        pool.unfreed.erase(it);
+        break;
+      }
+    }
+  }
+  if (problem == nullptr) return p;
+  std::string freed;
+  if (p != nullptr && reinterpret_cast<uintptr_t>(p) % kAlignment != 0) {
+    std::string error = release(backend, device, pool, {p, size, false});
+    freed = error.empty() ? " (given back with runtime free)"
+                          : " (giving it back failed too: " + error + "; empty_cache() retries)";
+  }
+  TORCH_CHECK(false, "deeplink backend '", slot.name, "': runtime malloc of ", size, " bytes on device ", device, " ",
+              problem, " (", hex(p), ")", freed, "; the allocation is refused. This is a bug in the backend's runtime.");
+}
+
 }  // namespace
 
 c10::Allocator* device_allocator() { return &g_allocator; }
@@ -156,6 +240,7 @@ c10::Allocator* device_allocator() { return &g_allocator; }
 c10::DataPtr allocate_on(int backend, int device, size_t nbytes) {
   c10::Device dev(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device));
   if (nbytes == 0) return c10::DataPtr(nullptr, dev);
+  stats_of(device);  // validates the index before anything is allocated
   const BackendSlot& slot = backend_slot(backend);
   const bool own_cache = !slot.runtime->caches();
   size_t size = own_cache ? round_size(nbytes) : nbytes;
@@ -167,6 +252,8 @@ c10::DataPtr allocate_on(int backend, int device, size_t nbytes) {
     if (it != pool.free_blocks.end() && !it->second.empty()) {
       p = it->second.back();
       it->second.pop_back();
+      pool.cached.erase(p);
+      pool.live.insert(p);
     }
   }
   if (p) {
@@ -174,16 +261,24 @@ c10::DataPtr allocate_on(int backend, int device, size_t nbytes) {
     account(device, size, 0);
   } else {
     try {
-      p = slot.runtime->malloc(device, size);
+      p = checked_malloc(slot, backend, device, size, pool);
     } catch (const c10::OutOfMemoryError&) {
       stats_of(device).alloc_retries.fetch_add(1, std::memory_order_relaxed);
-      empty_cache();  // give cached blocks back to the runtime, then retry once
       try {
-        p = slot.runtime->malloc(device, size);
+        empty_cache();  // give cached blocks back to the runtime, then retry once
+      } catch (const c10::Error&) {
+        // a failing free is reported by an explicit empty_cache(); here only the retry matters
+      }
+      try {
+        p = checked_malloc(slot, backend, device, size, pool);
       } catch (const c10::OutOfMemoryError&) {
         stats_of(device).ooms.fetch_add(1, std::memory_order_relaxed);
         throw;
       }
+    }
+    {
+      std::lock_guard<std::mutex> lock(pool.mutex);
+      pool.live.insert(p);
     }
     account(device, size, size);
   }
@@ -252,18 +347,37 @@ void reset_accumulated_stats(int device) {
 }
 
 void empty_cache() {
-  std::lock_guard<std::mutex> lock(g_pools_mutex);
-  for (auto& [key, pool] : g_pools) {
-    std::lock_guard<std::mutex> plock(pool.mutex);
-    const BackendSlot& slot = backend_slot(key.first);
-    for (auto& [size, ptrs] : pool.free_blocks) {
-      for (void* p : ptrs) {
-        slot.runtime->free(key.second, p);
-        account(key.second, 0, -static_cast<int64_t>(size));
+  std::vector<std::pair<std::pair<int, int>, Pool*>> pools;
+  {
+    std::lock_guard<std::mutex> lock(g_pools_mutex);
+    for (auto& [key, pool] : g_pools) pools.emplace_back(key, &pool);
+  }
+  std::string first_error, backend_name;
+  size_t failed = 0;
+  for (auto& [key, pool] : pools) {
+    // Take the blocks out first (each leaves the cache before its free is tried, so a failure
+    // part-way never leaves a freed block cached), then free them without holding the lock.
+    std::vector<Unfreed> blocks;
+    {
+      std::lock_guard<std::mutex> lock(pool->mutex);
+      for (auto& [size, ptrs] : pool->free_blocks)
+        for (void* p : ptrs) blocks.push_back({p, size, true});
+      pool->free_blocks.clear();
+      pool->cached.clear();
+      blocks.insert(blocks.end(), pool->unfreed.begin(), pool->unfreed.end());
+      pool->unfreed.clear();
+    }
+    for (const Unfreed& block : blocks) {
+      std::string error = release(key.first, key.second, *pool, block);
+      if (!error.empty() && failed++ == 0) {
+        first_error = error;
+        backend_name = backend_slot(key.first).name;
       }
     }
-    pool.free_blocks.clear();
   }
+  TORCH_CHECK(failed == 0, "deeplink backend '", backend_name, "': runtime free failed for ", failed,
+              " cached block(s) in empty_cache() (first error: ", first_error, "). They stay reserved and are "
+              "retried by the next torch.deeplink.empty_cache().");
 }
 
 }  // namespace deeplink

@@ -9,7 +9,6 @@
 #include <ATen/native/TypeProperties.h>
 #include <c10/util/SmallVector.h>
 #include <torch/csrc/Dtype.h>
-#include <torch/csrc/autograd/python_variable.h>
 
 #include <array>
 #include <cstring>
@@ -61,7 +60,6 @@ struct CKernelSpec {
   int n_out = 0;
   uint64_t refused = 0;  // bit s: calls with a tensor of ScalarType s are declined (the route's dtype check)
   std::array<DLDataType, 64> codes{};  // by ScalarType; bits == 0: no DLPack code (Python path)
-  py::object on_status;  // Python: on_status(status, outputs, inputs), for declines and failures
 };
 
 bool ckernel_route_supported() { return DEEPLINK_CKERNEL_DIRECT; }
@@ -127,7 +125,6 @@ std::shared_ptr<const CKernelSpec> parse_ckernel_spec(py::handle spec_obj) {
     auto st = static_cast<int>(scalar_type_of(t[0]));
     if (st < 64) s->codes[st] = DLDataType{t[1].cast<uint8_t>(), t[2].cast<uint8_t>(), 1};
   }
-  s->on_status = py::reinterpret_borrow<py::object>(spec[6]);
   return s;
 }
 
@@ -288,18 +285,7 @@ CCall run_ckernel(const CKernelSpec& s, const c10::OperatorHandle& op, torch::ji
   }
   const int status = s.fn(ir[0], ir[1], ir[2], ir[3], ir[4], ir[5], ir[6], ir[7], fr[0], fr[1], fr[2], fr[3],
                           fr[4], fr[5], fr[6], fr[7]);
-  if (status != 0) {
-    // Declines and failures are rare: Python records the decline or raises the CKernelError
-    // (with the library's message), so both paths report alike.
-    py::gil_scoped_acquire gil;
-    py::list py_outs, py_inputs;
-    auto wrap = [](const at::Tensor& t) { return py::reinterpret_steal<py::object>(THPVariable_Wrap(t)); };
-    for (const at::Tensor& t : outs) py_outs.append(wrap(t));
-    for (const at::Tensor& t : inputs)
-      if (t.defined()) py_inputs.append(wrap(t));
-    s.on_status(status, py_outs, py_inputs);  // raises unless the status declines
-    return CCall::Declined;
-  }
+  if (status != 0) return CCall::Python;  // declines and failures are reported by the Python path
   torch::jit::drop(*stack, n);
   for (at::Tensor& t : outs) stack->push_back(std::move(t));
   return CCall::Done;

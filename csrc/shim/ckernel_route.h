@@ -24,8 +24,10 @@ std::shared_ptr<const CKernelSpec> parse_ckernel_spec(pybind11::handle spec);
 
 enum class CCall : uint8_t {
   Done,      // results are on the stack
-  Declined,  // the kernel declined (dtype or case): the router falls back
-  Python,    // not describable here: run the Python kernel instead (stack untouched)
+  Declined,  // the route's dtype check declined: the router falls back
+  Python,    // run the kernel's Python path instead (stack untouched): a call this path cannot
+             // describe, or a C status other than DL_OK, which the Python path then meets again
+             // and reports (a decline writes nothing, by the ABI; a failure raises CKernelError)
 };
 
 CCall run_ckernel(const CKernelSpec& spec, const c10::OperatorHandle& op, torch::jit::Stack* stack);

@@ -9,6 +9,7 @@
 #include "storage_ops.h"
 
 #include <ATen/EmptyTensor.h>
+#include <ATen/MemoryOverlap.h>
 #include <ATen/ops/_reshape_alias_native.h>
 #include <ATen/ops/as_strided_native.h>
 #include <ATen/ops/view_native.h>
@@ -34,6 +35,17 @@ void resize_storage_bytes(c10::StorageImpl* storage, size_t new_nbytes) {
     backend_slot(backend).runtime->memcpy(device, fresh.get(), storage->data(), keep, DL_MEMCPY_D2D, nullptr);
   storage->set_data_ptr_noswap(std::move(fresh));
   storage->set_nbytes(new_nbytes);
+}
+
+DeviceRuntime& runtime_of(const at::Tensor& t) { return *backend_slot(owner_backend(t)).runtime; }
+
+std::pair<int64_t, int64_t> span_of(const at::Tensor& t) {
+  int64_t lo = t.storage_offset(), hi = t.storage_offset();
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    int64_t ext = (t.size(d) - 1) * t.stride(d);
+    if (ext < 0) lo += ext; else hi += ext;
+  }
+  return {lo, hi + 1};
 }
 
 namespace {
@@ -133,21 +145,10 @@ at::Tensor& set_empty(at::Tensor& self) {
 }
 
 // ---------------------------------------------------------------- copies
-DeviceRuntime& runtime_of(const at::Tensor& t) { return *backend_slot(owner_backend(t)).runtime; }
-
 char* byte_ptr(const at::Tensor& t, int64_t element_offset) {
   return static_cast<char*>(t.storage().mutable_data()) + element_offset * static_cast<int64_t>(t.itemsize());
 }
 
-// Elements [lo, hi) of the storage that a strided tensor can touch.
-std::pair<int64_t, int64_t> span_of(const at::Tensor& t) {
-  int64_t lo = t.storage_offset(), hi = t.storage_offset();
-  for (int64_t d = 0; d < t.dim(); ++d) {
-    int64_t ext = (t.size(d) - 1) * t.stride(d);
-    if (ext < 0) lo += ext; else hi += ext;
-  }
-  return {lo, hi + 1};
-}
 
 // A CPU tensor with the same values as deeplink tensor `src` (one D2H copy of its storage span).
 at::Tensor to_host(const at::Tensor& src) {
@@ -187,7 +188,17 @@ bool is_deeplink(const at::Tensor& t) { return t.device().type() == c10::DeviceT
 at::Tensor copy_from(const at::Tensor& self, const at::Tensor& dst, bool /*non_blocking: copies are synchronous*/) {
   count("_copy_from");
   const at::Tensor& src = self;
-  if (dst.numel() == 0) return dst;
+  if (dst.numel() == 0 || dst.is_same(src)) return dst;
+  // ATen's copy_ hands deeplink copies to _copy_from before its own TensorIterator would check
+  // memory overlap, so the checks are made here, as copy_ makes them on the CPU.
+  if (is_deeplink(dst)) {
+    if (is_deeplink(src) && src.is_alias_of(dst) && src.storage_offset() == dst.storage_offset() &&
+        src.sizes() == dst.sizes() && src.strides() == dst.strides() && src.dtype() == dst.dtype() &&
+        src.is_conj() == dst.is_conj() && src.is_neg() == dst.is_neg())
+      return dst;  // the same elements: nothing to do
+    at::assert_no_internal_overlap(dst);
+    if (is_deeplink(src)) at::assert_no_partial_overlap(dst, src);
+  }
   if (is_deeplink(src) && is_deeplink(dst)) {
     int sb = owner_backend(src), db = owner_backend(dst);
     const BackendSlot& slot = backend_slot(db);

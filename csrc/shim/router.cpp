@@ -2,9 +2,11 @@
 
 #include "alias.h"
 #include "allocator.h"
+#include "arg_checks.h"
 #include "ckernel_route.h"
 #include "device_state.h"
 #include "generator.h"
+#include "host_mirror.h"
 #include "runtime.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -21,10 +23,12 @@
 
 #include <c10/util/SmallVector.h>
 
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace py = pybind11;
 
@@ -36,19 +40,18 @@ std::mutex g_counters_mutex;
 std::unordered_map<std::string, OpCounters*> g_counters;
 
 // ---------------------------------------------------------------- routes
-enum class Kind : uint8_t { Passthrough, Python, CKernel, Decomposed, Fallback, Missing };
+// What the active backend does with an op is a Route, resolved by the Python policy
+// (deeplink/dispatcher.py) once per op and generation. Routes are immutable once published:
+// deeplink.use(), set_fallback_mode() and the like bump the generation, and the next call of
+// each op resolves and publishes a new Route, swapping it in. Calls hold a reference to the Route
+// they run with (shared_ptr), so a Route retired by another thread stays valid until they end.
+enum class Kind : uint8_t { Passthrough, Python, CKernel, Decomposed, Fallback, Missing, Composite };
 enum class Policy : uint8_t { Warn, Silent, Error };
 
-struct Route {
-  uint64_t generation = 0;
-  Kind kind = Kind::Missing;
-  Policy policy = Policy::Warn;
-  c10::DeviceType passthrough = c10::DeviceType::CPU;
-  PyObject* fn = nullptr;  // python / decomposed kernel (strong reference); a C kernel's Python path
-  std::shared_ptr<const CKernelSpec> ckernel;  // C kernel called from C++ (ckernel_route.h)
-  std::string message;     // missing: why
+// What the schema says about an op, computed once per op (never freed).
+struct OpInfo {
+  std::string name;
   OpCounters* counters = nullptr;
-  std::atomic<bool> warned{false};
   std::vector<size_t> generator_args;  // schema positions of `Generator?` arguments
   std::vector<bool> writes;            // schema positions written in place (Tensor(a!))
   // Schema positions of index tensors that may live on the CPU, as CUDA allows (advanced indexing
@@ -57,14 +60,55 @@ struct Route {
   // Random op without a Generator argument (native_dropout): its ATen kernel draws from the ATen
   // device's default generator, so deeplink's generator state is lent to it for the call.
   bool lends_rng = false;
+  mutable std::atomic<bool> no_meta{false};  // its meta kernel cannot check calls (arg_checks.h)
 };
 
+struct Route {
+  const OpInfo* op = nullptr;
+  uint64_t generation = 0;
+  int backend = -1;  // the backend slot it was resolved for: the call runs entirely on it
+  Kind kind = Kind::Missing;
+  Policy policy = Policy::Warn;
+  bool check_args = true;  // run the meta argument checks before Python kernels and decompositions
+  c10::DeviceType passthrough = c10::DeviceType::CPU;
+  PyObject* fn = nullptr;  // python / decomposed kernel (strong reference); a C kernel's Python path
+  std::shared_ptr<const CKernelSpec> ckernel;  // a C kernel called from C++ (ckernel_route.h)
+  std::string message;     // missing: why
+  mutable std::atomic<bool> warned{false};
+  mutable std::atomic<bool> superseded{false};  // replaced by a route of the same generation
+  Route() = default;
+  Route(const Route&) = delete;
+  ~Route();
+};
+using RoutePtr = std::shared_ptr<const Route>;
+
 std::atomic<uint64_t> g_generation{1};
-std::shared_mutex g_routes_mutex;
-std::unordered_map<const c10::FunctionSchema*, Route*> g_routes;
+// Never destroyed (routes may be dropped by threads still running at exit).
+std::shared_mutex& g_routes_mutex = *new std::shared_mutex();
+auto& g_routes = *new std::unordered_map<const c10::FunctionSchema*, RoutePtr>();
+std::mutex& g_ops_mutex = *new std::mutex();
+auto& g_ops = *new std::unordered_map<const c10::FunctionSchema*, OpInfo*>();
 PyObject* g_resolver = nullptr;
 
-Route* route_for_shared(const c10::OperatorHandle& op, const c10::FunctionSchema* key, uint64_t gen);
+// Python references of retired routes: a route can die on any thread, with or without the GIL,
+// so its kernel is released later, by the next resolution (which holds the GIL).
+std::mutex& g_retired_mutex = *new std::mutex();
+auto& g_retired = *new std::vector<PyObject*>();
+
+Route::~Route() {
+  if (fn == nullptr) return;
+  std::lock_guard<std::mutex> lock(g_retired_mutex);
+  g_retired.push_back(fn);
+}
+
+void release_retired() {  // with the GIL held
+  std::vector<PyObject*> dead;
+  {
+    std::lock_guard<std::mutex> lock(g_retired_mutex);
+    dead.swap(g_retired);
+  }
+  for (PyObject* o : dead) Py_DECREF(o);
+}
 
 bool accepts_cpu_index(const c10::FunctionSchema& schema, const c10::Argument& arg) {
   if (arg.name() == "indices") {  // Tensor?[] of index / index_put_ / _unsafe_index ...
@@ -89,86 +133,113 @@ Kind parse_kind(const std::string& k) {
   if (k == "ckernel") return Kind::CKernel;
   if (k == "decomposed") return Kind::Decomposed;
   if (k == "fallback") return Kind::Fallback;
+  if (k == "composite") return Kind::Composite;
   return Kind::Missing;
 }
 
-void resolve_into(Route* r, const c10::FunctionSchema& schema, uint64_t gen) {
-  std::string name = op_name_of(schema);
-  py::gil_scoped_acquire gil;
-  TORCH_CHECK(g_resolver != nullptr, "deeplink: dispatcher not initialised (import deeplink)");
-  py::tuple res = py::reinterpret_borrow<py::object>(g_resolver)(name);
-  std::string kind = res[0].cast<std::string>();
-  std::string policy = res[2].cast<std::string>();
-  r->kind = parse_kind(kind);
-  r->policy = policy == "error" ? Policy::Error : policy == "silent" ? Policy::Silent : Policy::Warn;
-  if (r->fn) Py_DECREF(r->fn);
-  r->fn = nullptr;
-  r->ckernel.reset();
-  r->message.clear();
-  if (r->kind == Kind::Passthrough) {
-    r->passthrough = res[1].cast<std::string>() == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
-  } else if (r->kind == Kind::Python || r->kind == Kind::Decomposed) {
-    r->fn = res[1].ptr();
-    Py_INCREF(r->fn);
-  } else if (r->kind == Kind::CKernel) {  // payload: (Python path of the kernel, spec)
-    py::tuple payload = res[1].cast<py::tuple>();
-    r->fn = payload[0].ptr();
-    Py_INCREF(r->fn);
-    r->ckernel = parse_ckernel_spec(payload[1]);
-    if (!r->ckernel) r->kind = Kind::Python;  // this platform cannot call it directly
-  } else if (r->kind == Kind::Missing) {
-    r->message = res[1].cast<std::string>();
+const OpInfo* op_info(const c10::OperatorHandle& op) {
+  const c10::FunctionSchema* key = &op.schema();
+  std::lock_guard<std::mutex> lock(g_ops_mutex);
+  auto it = g_ops.find(key);
+  if (it != g_ops.end()) return it->second;
+  auto* info = new OpInfo();
+  info->name = op_name_of(*key);
+  info->counters = counters_for(info->name);
+  const auto& args = key->arguments();
+  info->writes.resize(args.size());
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& t = args[i].type();
+    if (t->kind() == c10::TypeKind::OptionalType &&
+        t->castRaw<c10::OptionalType>()->getElementType()->kind() == c10::TypeKind::GeneratorType) {
+      info->generator_args.push_back(i);
+    }
+    info->writes[i] = args[i].alias_info() && args[i].alias_info()->isWrite();
+    if (accepts_cpu_index(*key, args[i])) info->cpu_index_args.push_back(i);
   }
-  r->generation = gen;
+  info->lends_rng = info->generator_args.empty() && op.hasTag(at::Tag::nondeterministic_seeded);
+  g_ops.emplace(key, info);
+  return info;
 }
 
-Route* route_for(const c10::OperatorHandle& op) {
-  const c10::FunctionSchema* key = &op.schema();
-  uint64_t gen = g_generation.load(std::memory_order_acquire);
-  // Most calls repeat recent ops: a per-thread cache avoids the shared lock on the hot path.
-  thread_local std::unordered_map<const c10::FunctionSchema*, Route*> t_cache;
+// Swap `fresh` in, unless a newer route is there already; the old one is dropped outside the lock.
+RoutePtr publish(const c10::FunctionSchema* key, RoutePtr fresh) {
+  RoutePtr old;
   {
-    auto it = t_cache.find(key);
-    if (it != t_cache.end() && it->second->generation == gen) return it->second;
+    std::unique_lock<std::shared_mutex> lock(g_routes_mutex);
+    RoutePtr& slot = g_routes[key];
+    if (slot && slot->generation > fresh->generation) return slot;
+    old = std::move(slot);
+    slot = fresh;
   }
-  Route* found = route_for_shared(op, key, gen);
+  return fresh;
+}
+
+RoutePtr resolve(const c10::OperatorHandle& op, uint64_t gen) {
+  auto r = std::make_shared<Route>();
+  r->op = op_info(op);
+  r->generation = gen;
+  {
+    // The resolver runs Python and may dispatch ops itself: no lock is held here.
+    py::gil_scoped_acquire gil;
+    release_retired();
+    TORCH_CHECK(g_resolver != nullptr, "deeplink: dispatcher not initialised (import deeplink)");
+    py::tuple res = py::reinterpret_borrow<py::object>(g_resolver)(r->op->name);
+    std::string policy = res[2].cast<std::string>();
+    r->kind = parse_kind(res[0].cast<std::string>());
+    r->policy = policy == "error" ? Policy::Error : policy == "silent" ? Policy::Silent : Policy::Warn;
+    r->backend = res.size() > 3 ? res[3].cast<int>() : active_backend_id();
+    r->check_args = res.size() > 4 ? res[4].cast<bool>() : true;
+    if (r->kind == Kind::Passthrough) {
+      r->passthrough = res[1].cast<std::string>() == "cuda" ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
+    } else if (r->kind == Kind::Python || r->kind == Kind::Decomposed) {
+      r->fn = res[1].ptr();
+      Py_INCREF(r->fn);
+    } else if (r->kind == Kind::CKernel) {  // payload: (the kernel's Python path, the C call's spec)
+      py::tuple payload = res[1].cast<py::tuple>();
+      r->fn = payload[0].ptr();
+      Py_INCREF(r->fn);
+      r->ckernel = parse_ckernel_spec(payload[1]);
+      if (!r->ckernel) r->kind = Kind::Python;  // not callable directly on this platform
+    } else if (r->kind == Kind::Missing) {
+      r->message = res[1].cast<std::string>();
+    }
+  }
+  return publish(&op.schema(), std::move(r));
+}
+
+RoutePtr route_for(const c10::OperatorHandle& op) {
+  const c10::FunctionSchema* key = &op.schema();
+  const uint64_t gen = g_generation.load(std::memory_order_acquire);
+  auto current = [gen](const RoutePtr& r) { return r->generation == gen && !r->superseded.load(std::memory_order_relaxed); };
+  // Most calls repeat recent ops: a per-thread cache avoids the shared lock on the hot path.
+  thread_local std::unordered_map<const c10::FunctionSchema*, RoutePtr> t_cache;
+  auto it = t_cache.find(key);
+  if (it != t_cache.end() && current(it->second)) return it->second;
+  RoutePtr found;
+  {
+    std::shared_lock<std::shared_mutex> lock(g_routes_mutex);
+    auto shared = g_routes.find(key);
+    if (shared != g_routes.end() && current(shared->second)) found = shared->second;
+  }
+  if (!found) found = resolve(op, gen);
   t_cache[key] = found;
   return found;
 }
 
-Route* route_for_shared(const c10::OperatorHandle& op, const c10::FunctionSchema* key, uint64_t gen) {
-  {
-    std::shared_lock<std::shared_mutex> lock(g_routes_mutex);
-    auto it = g_routes.find(key);
-    if (it != g_routes.end() && it->second->generation == gen) return it->second;
-  }
-  Route* r;
-  {
-    std::unique_lock<std::shared_mutex> lock(g_routes_mutex);
-    auto it = g_routes.find(key);
-    if (it == g_routes.end()) {
-      r = new Route();
-      r->counters = counters_for(op_name_of(*key));
-      const auto& args = key->arguments();
-      r->writes.resize(args.size());
-      for (size_t i = 0; i < args.size(); ++i) {
-        const auto& t = args[i].type();
-        if (t->kind() == c10::TypeKind::OptionalType &&
-            t->castRaw<c10::OptionalType>()->getElementType()->kind() == c10::TypeKind::GeneratorType) {
-          r->generator_args.push_back(i);
-        }
-        r->writes[i] = args[i].alias_info() && args[i].alias_info()->isWrite();
-        if (accepts_cpu_index(*key, args[i])) r->cpu_index_args.push_back(i);
-      }
-      r->lends_rng = r->generator_args.empty() && op.hasTag(at::Tag::nondeterministic_seeded);
-      g_routes.emplace(key, r);
-    } else {
-      r = it->second;
-    }
-  }
-  // Resolve outside the map lock: the resolver runs Python and may dispatch ops itself.
-  resolve_into(r, *key, gen);
-  return r;
+// A route like `r` whose kind is `kind` from now on (until the next generation).
+RoutePtr supersede(const c10::OperatorHandle& op, const Route& r, Kind kind) {
+  auto next = std::make_shared<Route>();
+  next->op = r.op;
+  next->generation = r.generation;
+  next->backend = r.backend;
+  next->kind = kind;
+  next->policy = r.policy;
+  next->check_args = r.check_args;
+  next->passthrough = r.passthrough;
+  next->warned = r.warned.load();
+  RoutePtr published = publish(&op.schema(), std::move(next));
+  r.superseded.store(true, std::memory_order_relaxed);
+  return published;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -199,7 +270,7 @@ std::string describe(const c10::FunctionSchema& schema, const torch::jit::Stack&
                                    size_t start, const std::string& why) {
   const std::string name = op_name_of(op.schema());
   TORCH_CHECK_NOT_IMPLEMENTED(false, "deeplink: aten::", name, " has no native kernel on backend '",
-                              active_backend().name, "' (", why, "; arguments: ", describe(op.schema(), stack, start),
+                              backend_slot(r.backend).name, "' (", why, "; arguments: ", describe(op.schema(), stack, start),
                               "). ",
                               r.policy == Policy::Error
                                   ? "DEEPLINK_FALLBACK=error forbids running it on the CPU; unset it (or "
@@ -253,9 +324,9 @@ int rewrite_args(const c10::OperatorHandle& op, const Route& r, torch::jit::Stac
   for (size_t i = 0; i < n; ++i) {
     const c10::IValue& v = stack[start + i];
     if (v.isTensor()) {
-      check_tensor(v.toTensor(), backend, device, op, r.writes[i]);
+      check_tensor(v.toTensor(), backend, device, op, r.op->writes[i]);
     } else if (v.isTensorList()) {
-      for (const at::Tensor& t : v.toTensorList()) check_tensor(t, backend, device, op, r.writes[i]);
+      for (const at::Tensor& t : v.toTensorList()) check_tensor(t, backend, device, op, r.op->writes[i]);
     } else if (v.isList()) {
       for (const c10::IValue& e : v.toListRef())
         if (e.isTensor()) check_tensor(e.toTensor(), backend, device, op);
@@ -272,7 +343,7 @@ int rewrite_args(const c10::OperatorHandle& op, const Route& r, torch::jit::Stac
   };
   for (size_t i = 0; i < n; ++i) {
     c10::IValue& v = stack[start + i];
-    const bool write = r.writes[i];
+    const bool write = r.op->writes[i];
     if (v.isTensor()) {
       v = conv1(v.toTensor(), write);
     } else if (v.isTensorList()) {
@@ -296,7 +367,7 @@ int rewrite_args(const c10::OperatorHandle& op, const Route& r, torch::jit::Stac
       v = aten_device;
     }
   }
-  for (size_t i : r.generator_args) {
+  for (size_t i : r.op->generator_args) {
     c10::IValue& v = stack[start + i];
     std::optional<at::Generator> g;
     if (v.isGenerator()) g = v.toGenerator();
@@ -374,7 +445,7 @@ struct RngLoan {
   at::Tensor saved;
 };
 
-// CPU index tensors (Route::cpu_index_args) become tensors on the op's device, so every path
+// CPU index tensors (OpInfo::cpu_index_args) become tensors on the op's device, so every path
 // (ATen kernel, Python kernel, decomposition, CPU fallback) sees indices on the device.
 void move_cpu_indices(const c10::OperatorHandle& op, const Route& r, torch::jit::Stack& stack) {
   const size_t start = stack.size() - op.schema().arguments().size();
@@ -387,7 +458,7 @@ void move_cpu_indices(const c10::OperatorHandle& op, const Route& r, torch::jit:
   auto to_device = [&](const at::Tensor& t) {
     return t.defined() && t.device().type() == c10::DeviceType::CPU ? t.to(*device) : t;
   };
-  for (size_t i : r.cpu_index_args) {
+  for (size_t i : r.op->cpu_index_args) {
     c10::IValue& v = stack[start + i];
     if (v.isTensor()) {
       v = to_device(v.toTensor());
@@ -401,57 +472,72 @@ void move_cpu_indices(const c10::OperatorHandle& op, const Route& r, torch::jit:
 }
 
 // ---------------------------------------------------------------- the paths
-void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r, int backend) {
+void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r) {
   const size_t start = stack->size() - op.schema().arguments().size();
   const c10::DeviceType aten = r.passthrough;
   Conversions conv;
-  int device = rewrite_args(op, r, *stack, start, backend,
+  CallAliases aliases(aten);
+  int device = rewrite_args(op, r, *stack, start, r.backend,
                             aten == c10::DeviceType::CPU ? c10::Device(aten) : c10::Device(aten, current_device()),
-                            conv, [&](const at::Tensor& t) { return make_alias(t, aten); });
+                            conv, [&](const at::Tensor& t) { return aliases.alias(t); });
   {
     c10::DeviceGuard guard(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
-    AliasScope scope(backend, device);
+    AliasScope scope(r.backend, device);
     c10::OptionalStreamGuard stream_guard;
     if (aten != c10::DeviceType::CPU) {
-      auto st = backend_slot(backend).runtime->aten_stream(native_stream(current_stream(device)));
+      auto st = backend_slot(r.backend).runtime->aten_stream(native_stream(current_stream(device)));
       if (st) stream_guard.reset_stream(*st);
     }
     std::optional<RngLoan> loan;
-    if (r.lends_rng) loan.emplace(aten, static_cast<c10::DeviceIndex>(device));
+    if (r.op->lends_rng) loan.emplace(aten, static_cast<c10::DeviceIndex>(device));
     op.redispatchBoxed(c10::DispatchKeySet(aten == c10::DeviceType::CUDA ? c10::DispatchKey::CUDA : c10::DispatchKey::CPU),
                        stack);
   }
+  std::vector<at::Tensor> written;
   for (const Converted& c : conv)
-    if (c.write) sync_back(c.orig, c.alias);
-  map_results(op, *stack, conv, backend, device);
+    if (c.write) written.push_back(c.orig);
+  if (!written.empty()) aliases.sync_back(written);
+  map_results(op, *stack, conv, r.backend, device);
 }
 
 // Copies to and from the CPU are ops too (_to_copy, copy_): a backend whose copy kernel declines
 // would send the fallback's own copies back into the fallback. Stop that with an error.
 thread_local int t_fallback_depth = 0;
 struct FallbackDepth {
-  explicit FallbackDepth(const c10::OperatorHandle& op) {
+  FallbackDepth(const c10::OperatorHandle& op, int backend) {
     TORCH_CHECK(++t_fallback_depth <= 4, "deeplink: the CPU fallback for aten::", op_name_of(op.schema()),
-                " re-entered itself: backend '", active_backend().name, "' must run the copies the fallback needs "
+                " re-entered itself: backend '", backend_slot(backend).name, "' must run the copies the fallback needs "
                 "(_to_copy, copy_, clone) natively for all dtypes (its kernel declined them)");
   }
   ~FallbackDepth() { --t_fallback_depth; }
 };
 
-void run_cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r, int backend) {
-  FallbackDepth depth(op);
-  const size_t start = stack->size() - op.schema().arguments().size();
-  Conversions conv;
-  int device = rewrite_args(op, r, *stack, start, backend, c10::Device(c10::DeviceType::CPU), conv,
-                            [](const at::Tensor& t) { return t.cpu(); });
-  op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::CPU), stack);
-  // Carry mutations back, then move results to the device. View relationships with inputs are
-  // not preserved on this path (results are copies).
-  for (const Converted& c : conv) {
-    if (!c.write) continue;
-    if (c.orig.sizes() != c.alias.sizes()) c.orig.resize_(c.alias.sizes());
-    c.orig.copy_(c.alias);
+// Arguments go to the CPU through a HostMirror (one host copy per deeplink storage), so tensors
+// that share memory on the device share it on the CPU and ATen's overlap checks fire as for CPU
+// tensors; the written ones are copied back.
+void run_cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r) {
+  FallbackDepth depth(op, r.backend);
+  const size_t n = op.schema().arguments().size();
+  const size_t start = stack->size() - n;
+  HostMirror mirror;
+  for (size_t i = 0; i < n; ++i) {
+    const c10::IValue& v = (*stack)[start + i];
+    auto add = [&](const at::Tensor& t) {
+      if (t.defined() && t.device().type() == c10::DeviceType::PrivateUse1) mirror.add(t);
+    };
+    if (v.isTensor()) add(v.toTensor());
+    else if (v.isTensorList()) for (const at::Tensor& t : v.toTensorList()) add(t);
+    else if (v.isList()) for (const c10::IValue& e : v.toListRef()) if (e.isTensor()) add(e.toTensor());
   }
+  Conversions conv;
+  int device = rewrite_args(op, r, *stack, start, r.backend, c10::Device(c10::DeviceType::CPU), conv,
+                            [&](const at::Tensor& t) { return mirror.view(t); });
+  op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::CPU), stack);
+  c10::SmallVector<at::Tensor, 4> written;
+  for (const Converted& c : conv)
+    if (c.write) written.push_back(c.orig);
+  mirror.write_back(written);
+  // Results move to the device (copies; view relationships with inputs are not kept on this path).
   const size_t m = op.schema().returns().size();
   c10::Device dev(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device));
   auto to_device = [&](const at::Tensor& t) -> at::Tensor {
@@ -516,7 +602,22 @@ bool run_python(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
     else
       pos.append(o);
   }
-  py::object res = py::reinterpret_borrow<py::object>(r.fn)(*pos, **kw);
+  py::object res;
+  try {
+    res = py::reinterpret_borrow<py::object>(r.fn)(*pos, **kw);
+  } catch (py::error_already_set& e) {
+    // ATen raises RuntimeError (and subclasses), IndexError, ValueError, TypeError and
+    // NotImplementedError; a kernel's other exceptions (a vendor library's own classes, OSError,
+    // ZeroDivisionError, ...) become a RuntimeError that names the backend and op, caused by the original.
+    if (e.matches(PyExc_RuntimeError) || e.matches(PyExc_IndexError) || e.matches(PyExc_ValueError) ||
+        e.matches(PyExc_TypeError) || !e.matches(PyExc_Exception))
+      throw;
+    std::string what = "deeplink backend '" + backend_slot(r.backend).name + "': its kernel for aten::" +
+                       r.op->name + " raised " + std::string(py::str(e.type().attr("__name__"))) + ": " +
+                       std::string(py::str(e.value()));
+    py::raise_from(e, PyExc_RuntimeError, what.c_str());
+    throw py::error_already_set();
+  }
   if (res.ptr() == Py_NotImplemented) return false;
   torch::jit::drop(*stack, n);
   const auto& rets = schema.returns();
@@ -536,8 +637,7 @@ bool run_python(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
 thread_local int t_decomp_depth = 0;
 thread_local bool t_decomp_refused = false;
 
-void fallback_or_raise(const c10::OperatorHandle& op, torch::jit::Stack* stack, Route& r, int backend,
-                       const std::string& why) {
+void fallback_or_raise(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r, const std::string& why) {
   const size_t start = stack->size() - op.schema().arguments().size();
   if (t_decomp_depth > 0) {
     t_decomp_refused = true;
@@ -546,76 +646,103 @@ void fallback_or_raise(const c10::OperatorHandle& op, torch::jit::Stack* stack, 
   }
   if (r.policy == Policy::Error) raise_not_native(r, op, *stack, start, why);
   if (r.policy == Policy::Warn && !r.warned.exchange(true)) {
-    TORCH_WARN("deeplink: aten::", op_name_of(op.schema()), " is not native on backend '", backend_slot(backend).name,
+    TORCH_WARN("deeplink: aten::", op_name_of(op.schema()), " is not native on backend '", backend_slot(r.backend).name,
                "' (", why, "); running it on the CPU (copy in, run, copy out). Further fallbacks of this op are "
                "counted in deeplink.fallback_stats() without warning; DEEPLINK_FALLBACK=error makes this an error.");
   }
-  r.counters->fallback.fetch_add(1, std::memory_order_relaxed);
+  OpCounters* counters = r.op->counters;
+  counters->fallback.fetch_add(1, std::memory_order_relaxed);
   for (size_t i = start; i < stack->size(); ++i) {
     const c10::IValue& v = (*stack)[i];
     at::Tensor t;
     if (v.isTensor()) t = v.toTensor();
     else if (v.isTensorList() && v.toTensorList().size() > 0) t = v.toTensorList().get(0);
     if (t.defined()) {
-      r.counters->fallback_dtypes.fetch_or(uint64_t(1) << static_cast<int>(t.scalar_type()), std::memory_order_relaxed);
+      counters->fallback_dtypes.fetch_or(uint64_t(1) << static_cast<int>(t.scalar_type()), std::memory_order_relaxed);
       break;
     }
   }
-  run_cpu_fallback(op, stack, r, backend);
+  run_cpu_fallback(op, stack, r);
+}
+
+// Ops claimed for an earlier backend (see claim_ops) that the active one does not claim run the
+// composite kernel they would have run unclaimed.
+void run_composite(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
+  const c10::DispatchKey key = op.hasKernelForDispatchKey(c10::DispatchKey::CompositeExplicitAutogradNonFunctional)
+                                   ? c10::DispatchKey::CompositeExplicitAutogradNonFunctional
+                                   : c10::DispatchKey::CompositeExplicitAutograd;
+  op.callBoxedForDispatchKey(key, *stack);
+}
+
+// A backend's Python or C kernel, or a decomposition: ATen's argument checks first (arg_checks.h).
+// A C kernel the shim can call runs in C++; anything it cannot describe takes the Python path.
+bool run_kernel(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r) {
+  const size_t n = op.schema().arguments().size();
+  const size_t start = stack->size() - n;
+  int device = -1;
+  for (size_t i = 0; i < n; ++i) {
+    const c10::IValue& v = (*stack)[start + i];
+    if (v.isTensor()) check_tensor(v.toTensor(), r.backend, device, op, r.op->writes[i]);
+    else if (v.isTensorList())
+      for (const at::Tensor& t : v.toTensorList()) check_tensor(t, r.backend, device, op, r.op->writes[i]);
+  }
+  std::optional<c10::DeviceGuard> guard;
+  if (device >= 0) guard.emplace(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
+  check_overlap_like_aten(op, *stack, start, r.op->writes, r.op->lends_rng);
+  if (r.check_args) check_on_meta(op, *stack, start, r.op->lends_rng, r.op->no_meta);
+  if (r.ckernel) {
+    const CCall c = run_ckernel(*r.ckernel, op, stack);
+    if (c != CCall::Python) return c == CCall::Done;
+  }
+  return run_python(op, stack, r);
 }
 
 void router_fallback(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::jit::Stack* stack) {
-  Route* r = route_for(op);
-  const int backend = active_backend_id();
-  if (!r->cpu_index_args.empty()) move_cpu_indices(op, *r, *stack);
-  switch (r->kind) {
+  const RoutePtr route = route_for(op);  // held for the whole call: another thread may retire it
+  const Route& r = *route;
+  if (!r.op->cpu_index_args.empty()) move_cpu_indices(op, r, *stack);
+  switch (r.kind) {
     case Kind::Passthrough:
-      r->counters->native.fetch_add(1, std::memory_order_relaxed);
-      run_passthrough(op, stack, *r, backend);
+      r.op->counters->native.fetch_add(1, std::memory_order_relaxed);
+      run_passthrough(op, stack, r);
+      return;
+    case Kind::Composite:
+      run_composite(op, stack);
       return;
     case Kind::CKernel:
     case Kind::Python:
     case Kind::Decomposed: {
-      const size_t start = stack->size() - op.schema().arguments().size();
-      {
-        int device = -1;
-        for (size_t i = 0; i < op.schema().arguments().size(); ++i) {
-          const c10::IValue& v = (*stack)[start + i];
-          if (v.isTensor()) check_tensor(v.toTensor(), backend, device, op, r->writes[i]);
-          else if (v.isTensorList())
-            for (const at::Tensor& t : v.toTensorList()) check_tensor(t, backend, device, op, r->writes[i]);
-        }
-        std::optional<c10::DeviceGuard> guard;
-        if (device >= 0) guard.emplace(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
-        const bool decomposing = r->kind == Kind::Decomposed;
-        if (decomposing) ++t_decomp_depth;
-        bool done = false;
-        try {
-          CCall c = r->ckernel ? run_ckernel(*r->ckernel, op, stack) : CCall::Python;
-          done = c == CCall::Done || (c == CCall::Python && run_python(op, stack, *r));
-        } catch (...) {
-          if (decomposing) --t_decomp_depth;
-          if (!(decomposing && t_decomp_refused)) throw;
-          t_decomp_refused = false;
-          r->kind = Kind::Fallback;  // a piece is missing: this op falls back from now on
-          fallback_or_raise(op, stack, *r, backend, "its decomposition needs ops the backend lacks");
-          return;
-        }
+      const bool decomposing = r.kind == Kind::Decomposed;
+      if (decomposing) ++t_decomp_depth;
+      bool done = false;
+      try {
+        done = run_kernel(op, stack, r);
+      } catch (...) {
         if (decomposing) --t_decomp_depth;
-        if (done) break;
+        if (!(decomposing && t_decomp_refused)) throw;
+        t_decomp_refused = false;
+        // A piece is missing: this op falls back from now on (until the next generation).
+        const RoutePtr fallback = supersede(op, r, Kind::Fallback);
+        fallback_or_raise(op, stack, *fallback, "its decomposition needs ops the backend lacks");
+        return;
       }
-      fallback_or_raise(op, stack, *r, backend, "its kernel declined these arguments (dtype not supported, or a decomposition re-entering itself)");
+      if (decomposing) --t_decomp_depth;
+      if (!done) {
+        fallback_or_raise(op, stack, r, "its kernel declined these arguments (dtype not supported, or a "
+                                        "decomposition re-entering itself)");
+        return;
+      }
+      (decomposing ? r.op->counters->decomposed : r.op->counters->native).fetch_add(1, std::memory_order_relaxed);
       return;
     }
     case Kind::Fallback:
-      fallback_or_raise(op, stack, *r, backend, "the backend has no kernel for it");
+      fallback_or_raise(op, stack, r, "the backend has no kernel for it");
       return;
     case Kind::Missing: {
       const size_t start = stack->size() - op.schema().arguments().size();
-      raise_not_native(*r, op, *stack, start, r->message);
+      raise_not_native(r, op, *stack, start, r.message);
     }
   }
-  (r->kind == Kind::Decomposed ? r->counters->decomposed : r->counters->native).fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -657,26 +784,26 @@ void set_route_resolver(void* py_callable) {
 
 // Ops whose functional or in-place form has a composite kernel (structured ops, e.g. add.Tensor ->
 // add.out) would never reach the boxed fallback: the composite kernel runs first. Registering the
-// router for them explicitly lets a backend kernel for "add.Tensor" be called as such. The set is
-// the active backend's, replaced on every switch (dropping the Library deregisters the old set).
-// (A raw pointer on purpose: never destroyed at exit, when the dispatcher may already be gone.)
-torch::Library* g_claims = nullptr;
-
+// router for them explicitly lets a backend kernel for "add.Tensor" be called as such. Claims are
+// only ever added (the union over the backends activated so far), never removed: changing the
+// dispatcher's tables while other threads dispatch is not safe, and an op claimed for an earlier
+// backend is routed to its composite kernel (Kind::Composite) when the active backend has no
+// kernel for it. (Raw pointers on purpose: never destroyed at exit, when the dispatcher may
+// already be gone.)
 void claim_ops(const std::vector<std::string>& names) {
-  delete g_claims;
-  g_claims = nullptr;
-  if (names.empty()) return;
-  g_claims = new torch::Library(torch::Library::IMPL, "aten", c10::DispatchKey::PrivateUse1, __FILE__,
-                                              __LINE__);
-  for (const std::string& n : names)
-    g_claims->impl(n.c_str(), torch::CppFunction::makeFromBoxedFunction<&router_fallback>());
+  static std::mutex& mutex = *new std::mutex();
+  static auto& claimed = *new std::unordered_set<std::string>();
+  std::lock_guard<std::mutex> lock(mutex);
+  torch::Library* lib = nullptr;
+  for (const std::string& n : names) {
+    if (!claimed.insert(n).second) continue;
+    if (lib == nullptr)
+      lib = new torch::Library(torch::Library::IMPL, "aten", c10::DispatchKey::PrivateUse1, __FILE__, __LINE__);
+    lib->impl(n.c_str(), torch::CppFunction::makeFromBoxedFunction<&router_fallback>());
+  }
 }
 
-void invalidate_routes() {
-  g_generation.fetch_add(1, std::memory_order_acq_rel);
-  std::shared_lock<std::shared_mutex> lock(g_routes_mutex);
-  for (auto& [k, r] : g_routes) r->warned = false;
-}
+void invalidate_routes() { g_generation.fetch_add(1, std::memory_order_acq_rel); }
 
 }  // namespace deeplink
 

@@ -8,6 +8,7 @@
 //   decomposed   a torch._decomp decomposition into ops the backend has               (decomposed)
 //   fallback     copy to the CPU, run ATen CPU, copy back; warns once per op          (fallback)
 //   missing      raise NotImplementedError naming op, dtypes, shapes and backend
+//   composite    an op claimed for another backend: its composite kernel, as if unclaimed
 //
 // Decisions are made in Python (deeplink/dispatcher.py) on first use and cached here per op;
 // every call is counted per op and path.
@@ -32,8 +33,11 @@ OpCounters* counters_for(const std::string& op_name);
 std::vector<OpCounters*> all_counters();
 void reset_counters();
 
-void set_route_resolver(void* py_callable);  // Python: resolve(op_name) -> (kind, payload, fallback_policy)
+// Python: resolve(op_name) -> (kind, payload, fallback policy, backend slot, argument checks).
+void set_route_resolver(void* py_callable);
+// The backend or a policy changed: every op resolves a new route on its next call.
 void invalidate_routes();
-void claim_ops(const std::vector<std::string>& op_names);  // see router.cpp                    // backend or policy changed: resolve again on next use
+// Register the router for these ops too (see router.cpp); claims accumulate.
+void claim_ops(const std::vector<std::string>& op_names);
 
 }  // namespace deeplink

@@ -1,8 +1,8 @@
 """load_opset(): the operator set, built once per torch install and then read back.
 
 Building reads the yaml (~0.3 s) and asks torch, in a child process, for OpInfo dtypes and
-autogen schemas (~3 s). So the result is kept in memory for the process and in a JSON file under
-the cache directory (see paths.cache_dir(); ~/.cache/deeplink by default), named after the torch
+autogen schemas (~3 s). So the result is kept in memory for the process and in a JSON file in this
+environment's cache folder (paths.cache_dir(); ~/.cache/deeplink/env/<venv>-<hash> by default), named after the torch
 version and a digest of every input: the yaml's path, size and mtime, the data files, and the
 source of this package (so a code change can never serve a stale set). Reading it back takes
 tens of milliseconds. A cache that cannot be written or read is skipped, never fatal.

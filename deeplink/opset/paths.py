@@ -1,7 +1,6 @@
 """Where the opset's inputs and caches live."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -17,9 +16,7 @@ def data_file(name: str) -> Path:
 
 
 def cache_dir() -> Path:
-    """$DEEPLINK_CACHE_DIR, else $XDG_CACHE_HOME/deeplink, else ~/.cache/deeplink."""
-    explicit = os.environ.get("DEEPLINK_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "deeplink"
+    """This Python environment's folder in deeplink's cache (deeplink/cache_dirs.py): two
+    virtualenvs sharing a cache folder never replace or delete each other's opset files."""
+    from ..cache_dirs import environment_dir
+    return environment_dir()

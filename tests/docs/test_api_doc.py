@@ -61,6 +61,8 @@ INTERNAL = {
     "device_streams": "part of torch.deeplink (its section of docs/api.md)",
     "process_sharing": "the torch.multiprocessing reducer for deeplink storages (docs/device.md)",
     "compile": "torch.compile integration; the vendor hook is Backend.compile_graph (docs/compile.md)",
+    "cache_dirs": "where the caches live (docs/reliability.md, section 4; docs/env.md)",
+    "doctor": "`deeplink doctor` (docs/reliability.md, section 4)",
 }
 
 _TYPING_MODULES = {"typing", "__future__", "typing_extensions", "collections.abc"}

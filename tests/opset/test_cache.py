@@ -20,7 +20,7 @@ def test_file_cache_round_trip(isolated_cache, opset):
     tmp_path, builds = isolated_cache
     first = cache.load_opset()
     assert builds == [1]
-    files = list(tmp_path.glob("opset-torch*.json"))
+    files = list(cache.cache_path().parent.glob("opset-torch*.json"))
     assert len(files) == 1 and opset.torch_version in files[0].name
     cache.clear_memory_cache()
     started = time.perf_counter()
@@ -57,7 +57,7 @@ def test_failed_torch_query_is_not_pinned_to_disk(isolated_cache, monkeypatch, o
     broken = dataclasses.replace(opset, torch_query_error="could not query the installed torch")
     monkeypatch.setattr(cache, "build_opset", lambda: broken)
     assert cache.load_opset() is broken
-    assert list(tmp_path.glob("opset-torch*.json")) == []
+    assert list(cache.cache_path().parent.glob("opset-torch*.json")) == []
 
 
 def test_key_follows_the_inputs(isolated_cache, monkeypatch):

@@ -1,4 +1,4 @@
-"""Fixtures for the plugin tests: C kernel libraries compiled once per session, and a temporary
+"""Fixtures for the plugin tests: a temporary
 virtualenv (on top of this project's .venv, so torch is not reinstalled) with plugins installed."""
 from __future__ import annotations
 
@@ -7,14 +7,6 @@ import pytest
 from . import plugin_env
 
 HERE = plugin_env.HERE
-
-
-@pytest.fixture(scope="session")
-def test_kernels(tmp_path_factory):
-    """Path of tests/plugins/ckernels_test.c compiled into a shared library."""
-    from deeplink.ckernel import build_library
-    out = tmp_path_factory.mktemp("ckernels") / "libckernels_test.so"
-    return build_library(HERE / "ckernels_test.c", out, ["-Wall", "-Wextra", "-Werror", "-lm"])
 
 
 @pytest.fixture(scope="session")

@@ -1,23 +1,23 @@
-"""An in-process test backend for C kernels: host memory from libc (a Python runtime), and
-whatever kernel table the test gives it. Registered once per process under a fixed name."""
+"""An in-process test backend: host memory (deeplink.runtime.HostRuntime, or the runtime a test
+gives it), and whatever kernel table the test gives it. `ensure` registers one once per process
+under a fixed name."""
 
 import deeplink
 from deeplink.backend import Availability, Backend
 from deeplink.runtime import HostRuntime
 
 
-
 class TableBackend(Backend):
     priority = -1000  # never the default
 
-    def __init__(self, name, table):
-        self.name, self.table = name, table
+    def __init__(self, name, table, runtime=None):
+        self.name, self.table, self._runtime = name, table, runtime
 
     def probe(self):
-        return Availability.yes(memory="libc malloc")
+        return Availability.yes(memory="host")
 
     def runtime(self):
-        return HostRuntime()
+        return self._runtime if self._runtime is not None else HostRuntime()
 
     def kernels(self):
         return self.table

@@ -178,8 +178,11 @@ class AclnnCall:
         box = {ACL_BOOL: C.c_bool, ACL_INT64: C.c_int64, ACL_DOUBLE: C.c_double}.get(acl_type)
         if box is None:
             raise NotImplementedError(f"ascend: scalar of type {ACL_DTYPE_NAMES.get(acl_type, acl_type)}")
-        if isinstance(value, complex):
-            raise NotImplementedError(f"ascend: complex scalar {value} for {self.op}")
+        if isinstance(value, complex):  # aclScalar boxes are real: convert as ATen does
+            if value.imag != 0:
+                raise RuntimeError(f"value cannot be converted to type {ACL_DTYPE_NAMES.get(acl_type, acl_type)} "
+                                   f"without overflow: {value} ({self.op})")
+            value = value.real
         buf = box(value)
         self._keep.append(buf)
         return self._own("aclDestroyScalar", self.acl.aclCreateScalar(C.addressof(buf), acl_type),

@@ -115,6 +115,20 @@ class Bound:
         return f"aten::{self.op.aten}({', '.join(parts)}) on the ascend backend, device {self.device}"
 
 
+# aclCreateTensor takes at most 8 dimensions (CANN aclnn API reference); a call with more is
+# declined, so it runs on the CPU fallback instead of failing in the library.
+MAX_RANK = 8
+
+
+def _over_max_rank(values) -> bool:
+    for v in values:
+        if isinstance(v, torch.Tensor) and v.dim() > MAX_RANK:
+            return True
+        if isinstance(v, (list, tuple)) and any(isinstance(t, torch.Tensor) and t.dim() > MAX_RANK for t in v):
+            return True
+    return False
+
+
 def _to_meta(x, ctx):
     if isinstance(x, torch.Tensor):
         if x.dim() == 0 and not ctx.is_device_tensor(x):
@@ -140,7 +154,7 @@ class Runner:
 
         def fn(*args, **kwargs):
             b = Bound(op, overload, self, args, kwargs)
-            if op.supports is not None and op.supports(b):
+            if (op.supports is not None and op.supports(b)) or _over_max_rank(b.args.values()):
                 return NotImplemented  # the dispatcher counts it and falls back
             for adapt in op.prepare:
                 adapt(b)

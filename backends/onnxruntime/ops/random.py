@@ -106,6 +106,8 @@ def _random_fill(name, self, generator, attrs, extra, lower):
 
 @kernel("uniform_.default", dtypes=FLOATS, impl="onnx:hash RNG")
 def uniform_(self, from_=0.0, to=1.0, *, generator=None):
+    if from_ > to:  # ATen's own check (its meta kernel does not make it)
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found from={from_} > to={to}")
     cdt = torch.float64 if self.dtype == torch.float64 else torch.float32
     return _random_fill("uniform_", self, generator, (), [Scalar(float(from_), cdt),
                                                           Scalar(float(to), cdt)],

@@ -32,7 +32,8 @@
  *  - tensors: see dlpack_abi.h. Tensors on the deeplink device have device_type
  *    DL_DEVICE_DEEPLINK and device_id = the deeplink device index; wrapped Python scalars
  *    (`x + 1`) arrive as 0-d kDLCPU tensors. `data` is the start of the tensor's storage and
- *    `byte_offset` the tensor's offset into it; strides count elements and are never NULL;
+ *    `byte_offset` the tensor's offset into it (an empty tensor may come with `data` NULL and
+ *    `byte_offset` 0, whatever its view's offset); strides count elements and are never NULL;
  *    broadcast dimensions have stride 0, so an output may have fewer distinct elements than an
  *    input but never the reverse.
  *  - kernels run synchronously on the calling thread (the Python GIL is released during the
