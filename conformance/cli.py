@@ -30,6 +30,9 @@ def _add_run(sub) -> None:
     p.add_argument("--no-llm", action="store_true", help="skip the generated LLM-tier cases")
     p.add_argument("--no-gradients", action="store_true", help="skip the gradient golden data")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--cases", default=None, metavar="DIR",
+                   help="replay the op calls `deeplink run --capture` saved in DIR instead of the suite "
+                        "(conformance/replay.py); --ops filters them")
     p.set_defaults(conformance_fn=_cmd_run)
 
 
@@ -91,6 +94,9 @@ def run_parsed(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args) -> int:
+    if args.cases:
+        from .replay import run_replay  # noqa: PLC0415
+        return run_replay(args.cases, args.backend, args.out, args.plugin, args.ops)
     from .report.markdown import pct  # noqa: PLC0415
     from .runner import RunOptions, run  # noqa: PLC0415
 

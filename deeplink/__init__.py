@@ -28,7 +28,8 @@ else:
 from . import registry as _registry  # noqa: E402
 from . import dispatcher as _dispatcher  # noqa: E402
 from .backend import Availability, Backend  # noqa: E402,F401
-from .dispatcher import argument_checks, fallback_mode, route_of, set_argument_checks, set_fallback_mode  # noqa: E402,F401
+from .dispatcher import argument_checks, fallback_mode, forced_fallback, route_of, set_argument_checks  # noqa: E402,F401
+from .dispatcher import set_fallback_mode, set_force_fallback  # noqa: E402,F401
 from .kernels import Passthrough, PythonKernel, python_kernel  # noqa: E402,F401
 from .runtime import CRuntime, HostRuntime, Runtime  # noqa: E402,F401
 from .dtypes import SCALAR_TYPES, short_name  # noqa: E402

@@ -7,6 +7,7 @@
     deeplink conformance run|record|diff|trace ...
     deeplink new-backend NAME --out DIR
     deeplink test-backend NAME [--plugin MODULE:FUNCTION] [-- PYTEST ARGS]
+    deeplink run [--backend B] [--nproc-per-node N] [--autocompare] [--capture REGEX] [--op-times] SCRIPT [ARGS...]
     deeplink --version
     deeplink build [--force]               compile the C++ shim and distributed extension now (else first use does)
     deeplink doctor                        what this machine lacks for deeplink, one line each
@@ -204,6 +205,8 @@ def main(argv=None) -> int:
                    help="call this first (e.g. to register a backend that is not installed as an entry point)")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     p.set_defaults(fn=cmd_test_backend)
+    from deeplink.migration.launch import add_run_parser
+    add_run_parser(sub)
     args = parser.parse_args(argv)
     if getattr(args, "pytest_args", None) and args.pytest_args[0] == "--":
         args.pytest_args = args.pytest_args[1:]

@@ -8,6 +8,7 @@ device; else the CPU fallback (counted, warned once per op); else an error. The 
 from __future__ import annotations
 
 import os
+import re
 import threading
 
 import torch
@@ -21,6 +22,7 @@ Tensor = torch.Tensor
 
 FALLBACK_MODES = ("warn", "error", "silent")
 _mode = None
+_forced: re.Pattern | None | bool = False   # False: DEEPLINK_FORCE_FALLBACK not read yet
 _argument_checks = os.environ.get("DEEPLINK_ARGUMENT_CHECKS", "1") != "0"
 _in_decomposition = threading.local()
 # Ops the router is registered for: the union of ops_to_claim() over the backends activated so far
@@ -45,6 +47,29 @@ def set_fallback_mode(mode: str) -> None:
     if mode not in FALLBACK_MODES:
         raise ValueError(f"fallback mode {mode!r}: expected one of {', '.join(FALLBACK_MODES)}")
     _mode = mode
+    from . import _C
+    _C._invalidate_routes()
+
+
+def forced_fallback() -> re.Pattern | None:
+    """The regex of ops sent to the CPU fallback whatever the backend has (DEEPLINK_FORCE_FALLBACK,
+    or set_force_fallback), or None."""
+    global _forced
+    if _forced is False:
+        env = os.environ.get("DEEPLINK_FORCE_FALLBACK", "")
+        try:
+            _forced = re.compile(env) if env else None
+        except re.error as e:
+            raise ValueError(f"DEEPLINK_FORCE_FALLBACK={env!r} is not a regular expression: {e}") from None
+    return _forced
+
+
+def set_force_fallback(regex: str | None) -> None:
+    """Run every op whose overload name (`gelu`, `add.Tensor`) matches `regex` (re.search) on the
+    CPU fallback, as if the backend lacked it, counted as fallback: to bisect a divergence. None
+    ends it."""
+    global _forced
+    _forced = re.compile(regex) if regex else None
     from . import _C
     _C._invalidate_routes()
 
@@ -124,6 +149,9 @@ def _guarded_decomposition(op_name: str, decomp):
 def classify(rec, op_name: str):
     """(kind, payload) for op_name on backend record `rec`, kind in
     passthrough | python | decomposed | fallback | missing."""
+    forced = forced_fallback()
+    if forced is not None and forced.search(op_name) and has_cpu_kernel(op_name):
+        return "fallback", None
     kernels = rec.kernels()
     kernel = kernels.get(op_name) if hasattr(kernels, "get") else None
     if isinstance(kernel, Passthrough):
@@ -176,7 +204,11 @@ def resolve(op_name: str):
         spec = native_spec(refused_dtypes(kernel)) if native_spec is not None else None
         if spec is not None:
             kind, payload = "ckernel", (payload, spec)
-    return kind, payload, fallback_mode(), rec.slot, _argument_checks
+    mode = fallback_mode()
+    forced = forced_fallback()
+    if kind == "fallback" and mode == "error" and forced is not None and forced.search(op_name):
+        mode = "warn"  # asked for by name: DEEPLINK_FALLBACK=error is about fallbacks nobody asked for
+    return kind, payload, mode, rec.slot, _argument_checks
 
 
 def _claim_set(rec) -> frozenset:

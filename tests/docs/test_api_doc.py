@@ -45,6 +45,8 @@ API_MODULES = {
     "deeplink.contract": "deeplink.contract",
     "deeplink.extras": "deeplink.extras",
     "deeplink.distributed": "deeplink.distributed",
+    "deeplink.cuda_compat": "deeplink.cuda_compat",
+    "deeplink.debug": "deeplink.debug",
 }
 
 #: Modules under deeplink/ that are not Python API, and where they are documented instead.
@@ -61,6 +63,7 @@ INTERNAL = {
     "device_streams": "part of torch.deeplink (its section of docs/api.md)",
     "process_sharing": "the torch.multiprocessing reducer for deeplink storages (docs/device.md)",
     "compile": "torch.compile integration; the vendor hook is Backend.compile_graph (docs/compile.md)",
+    "migration": "CUDA compatibility mode behind deeplink.cuda_compat and `deeplink run` (docs/migration.md)",
     "cache_dirs": "where the caches live (docs/reliability.md, section 4; docs/env.md)",
     "doctor": "`deeplink doctor` (docs/reliability.md, section 4)",
 }
