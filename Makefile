@@ -35,7 +35,7 @@ test-slow: setup chromium
 	$(BIN)/python -m pytest -q -m slow
 
 bench: setup
-	$(BIN)/python benchmarks/bench_device.py
+	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/bench_distributed.py
 
 clean:
