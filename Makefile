@@ -39,7 +39,7 @@ test-slow: setup chromium
 	$(BIN)/python -m pytest -q -m slow
 
 bench: setup
-	$(BIN)/python benchmarks/bench_device.py
+	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/bench_profiler.py
 	$(BIN)/python benchmarks/bench_distributed.py
 

@@ -21,7 +21,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 import deeplink
-from bench_device import small_ops, training_step
+from workloads import small_ops, training_step
 
 MODES = {
     "off": lambda: contextlib.nullcontext(),

@@ -93,11 +93,26 @@ def _dtypes_of_mask(mask: int) -> list[str]:
 
 def reset_op_stats() -> None:
     _C._reset_op_stats()
+    collectives = _collective_stats_if_loaded()
+    if collectives is not None:
+        collectives.reset_fallbacks()
 
 
 def fallback_stats() -> dict:
-    """{aten overload: calls} of ops that ran on the CPU because the backend lacks them."""
-    return {op: f for op, (n, d, f, _) in _C._op_stats().items() if f}
+    """{aten overload: calls} of ops that ran on the CPU because the backend lacks them, and
+    {"c10d::<collective>": calls} of collectives staged through host memory because the backend
+    has no collectives of its own (docs/distributed.md)."""
+    out = {op: f for op, (n, d, f, _) in _C._op_stats().items() if f}
+    collectives = _collective_stats_if_loaded()
+    if collectives is not None:
+        out.update(collectives.fallback_calls())
+    return out
+
+
+def _collective_stats_if_loaded():
+    """deeplink.distributed's counters, when a process uses it (not imported for this)."""
+    import sys
+    return sys.modules.get("deeplink.distributed.stats")
 
 
 def host_view(t: torch.Tensor) -> torch.Tensor:

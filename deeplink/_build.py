@@ -71,7 +71,7 @@ class Extension:
         return self.module + ".so"
 
 
-SHIM = Extension("deeplink_C", "shim", ("include/deeplink/runtime.h",))
+SHIM = Extension("deeplink_C", "shim", ("include/deeplink/runtime.h", "include/deeplink/dlpack_abi.h"))
 DISTRIBUTED = Extension("deeplink_dist_C", "distributed", ("shim/allocator.h",), ("torch.distributed",))
 
 

@@ -427,6 +427,17 @@ class _CCall:
     def __repr__(self):
         return f"<C kernel {self.symbol} from {self.library.path} for aten::{self.op}>"
 
+    def native_spec(self, refused_dtypes: list):
+        """What the router needs to call this kernel from C++ without a Python frame
+        (csrc/shim/ckernel_route.cpp), or None when only this Python path can (an outputs
+        callable). `refused_dtypes`: the dtypes the route declines (the kernel's dtype list)."""
+        if self.mode == "callable":
+            return None
+        params = [(p.kind, p.index, p.ctype) for p in self.params]
+        mode_arg = self._mode_param.index if self._mode_param is not None else -1
+        codes = [(d, code, bits) for d, (code, bits) in DTYPE_CODES.items()]
+        return int(ffi.cast("uintptr_t", self.cfunc)), params, self.mode, mode_arg, refused_dtypes, codes
+
     def _elementwise(self, *args, **kwargs):
         """__call__ for the most common kernel: outputs='broadcast', C parameters "out, two
         tensors, scalars" (binary pointwise ops). Same result as the general path, fewer steps."""

@@ -18,6 +18,8 @@ from .dtypes import COMPUTE, SCALAR_TYPES
 from .kernels import Passthrough, PythonKernel
 from .opset.names import exists, from_op, has_kernel, op_overload
 
+Tensor = torch.Tensor
+
 FALLBACK_MODES = ("warn", "error", "silent")
 _mode = None
 _forced: re.Pattern | None | bool = False   # False: DEEPLINK_FORCE_FALLBACK not read yet
@@ -92,28 +94,38 @@ def decomposition_for(op_name: str):
 
 
 
-def _tensor_dtypes(args, kwargs):
-    for a in list(args) + list(kwargs.values()):
-        if isinstance(a, torch.Tensor):
-            yield a.dtype
-        elif isinstance(a, (list, tuple)):
-            for t in a:
-                if isinstance(t, torch.Tensor):
-                    yield t.dtype
+def _refusal(kernel: PythonKernel):
+    """The predicate `refused(dtype)` of a kernel with a dtype list: a call with a tensor of such a
+    dtype is declined. Only compute dtypes are checked unless the kernel lists integer dtypes
+    itself: index and RNG state tensors (int64) ride along with float kernels."""
+    check_all = any(not d.is_floating_point and not d.is_complex for d in kernel.dtypes)
+    allowed = kernel.dtypes
+
+    def refused(d) -> bool:
+        return d not in allowed and (check_all or d in COMPUTE)
+    return refused
+
+
+def refused_dtypes(kernel: PythonKernel) -> list:
+    """Every torch dtype the kernel's dtype check declines (for routes checked in C++)."""
+    if kernel.dtypes is None:
+        return []
+    refused = _refusal(kernel)
+    return [d for d in vars(torch).values() if isinstance(d, torch.dtype) and refused(d)]
 
 
 def _with_dtype_check(kernel: PythonKernel):
     if kernel.dtypes is None:
         return kernel.fn
-    # Only compute dtypes are checked unless the kernel lists integer dtypes itself: index and RNG
-    # state tensors (int64) ride along with float kernels.
-    check_all = any(not d.is_floating_point and not d.is_complex for d in kernel.dtypes)
-    allowed = kernel.dtypes
+    refused = _refusal(kernel)
     fn = kernel.fn
 
-    def call(*args, **kwargs):
-        for d in _tensor_dtypes(args, kwargs):
-            if (check_all or d in COMPUTE) and d not in allowed:
+    def call(*args, **kwargs):   # on every call of the kernel: a plain loop, no generator
+        for a in (args if not kwargs else (*args, *kwargs.values())):
+            if isinstance(a, Tensor):
+                if refused(a.dtype):
+                    return NotImplemented
+            elif isinstance(a, (list, tuple)) and any(isinstance(t, Tensor) and refused(t.dtype) for t in a):
                 return NotImplemented
         return fn(*args, **kwargs)
     call.__wrapped__ = fn
@@ -184,12 +196,20 @@ def claim(rec) -> None:
 
 
 def resolve(op_name: str):
-    """(kind, payload, fallback mode, backend slot, argument checks) for the shim's router."""
+    """(kind, payload, fallback mode, backend slot, argument checks) for the shim's router. A C
+    kernel that the shim can call itself (deeplink.ckernel) gets the kind "ckernel", payload (its
+    Python path, the C call's spec)."""
     rec = registry.active()
     if op_name in _claimed and op_name not in _claim_set(rec):
         kind, payload = "composite", None  # claimed for another backend: run as if unclaimed
     else:
         kind, payload = classify(rec, op_name)
+    if kind == "python":
+        kernel = rec.kernels().get(op_name)
+        native_spec = getattr(kernel.fn, "native_spec", None)
+        spec = native_spec(refused_dtypes(kernel)) if native_spec is not None else None
+        if spec is not None:
+            kind, payload = "ckernel", (payload, spec)
     mode = fallback_mode()
     forced = forced_fallback()
     if kind == "fallback" and mode == "error" and forced is not None and forced.search(op_name):

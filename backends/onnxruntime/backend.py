@@ -72,6 +72,11 @@ class OnnxRuntimeBackend(Backend):
         from .kernels import onnxruntime_kernels
         return onnxruntime_kernels()
 
+    def compile_graph(self, gm, example_inputs):
+        """torch.compile(backend="deeplink"): the whole graph as one ONNX graph (compile.py)."""
+        from .compile import compile_graph
+        return compile_graph(gm, example_inputs)
+
     def collectives(self):
         from .collectives import make_collectives
         return make_collectives()

@@ -9,19 +9,40 @@ HOST_COPY_OPS = frozenset({"copy_", "_to_copy"})
 
 
 def onnxruntime_kernels() -> dict:
+    """The table the dispatcher uses: every kernel but random ones replays repeated calls
+    (_vendor/replay.py)."""
+    from deeplink.kernels import PythonKernel
+    from deeplink.opset.names import op_overload
+
+    from ._vendor.replay import replayable, replaying
     from .ops import TABLE
-    return {k: v for k, v in TABLE.items() if k not in HOST_COPY_OPS}
+    out = {}
+    for name, k in TABLE.items():
+        if name in HOST_COPY_OPS:
+            continue
+        if replayable(op_overload(name)):
+            k = PythonKernel(replaying(k.fn), k.dtypes, k.impl)
+        out[name] = k
+    return out
 
 
 def stats() -> dict:
     """Graph cache hits/misses/build time, sessions per EP, and how strided inputs were bound."""
     from ._vendor.execute import LAYOUT_STATS
+    from ._vendor.replay import STATS as REPLAY
     from ._vendor.session_cache import CACHE
-    return {"graphs": len(CACHE), **CACHE.stats.as_dict(), **LAYOUT_STATS.as_dict()}
+    from .compile import EAGER_OPS, TOTALS
+    return {"graphs": len(CACHE), **CACHE.stats.as_dict(), **LAYOUT_STATS.as_dict(), **REPLAY.as_dict(),
+            "compiled": {**TOTALS, "eager_ops": dict(EAGER_OPS)}}
 
 
 def reset_stats() -> None:
+    from ._vendor import replay
     from ._vendor.execute import LAYOUT_STATS
     from ._vendor.session_cache import CACHE, CacheStats
+    from .compile import EAGER_OPS, TOTALS
     CACHE.stats = CacheStats()
     LAYOUT_STATS.reset()
+    replay.STATS = replay.Stats()
+    TOTALS.clear()
+    EAGER_OPS.clear()

@@ -32,11 +32,11 @@ class EngineBackend : public c10d::Backend {
   EngineBackend(py::object engine, int rank, int size) : Backend(rank, size), engine_(std::move(engine)) {}
 
   ~EngineBackend() override {
-    if (Py_IsInitialized()) {
+    if (python_running()) {
       py::gil_scoped_acquire gil;
       engine_ = py::object();
     } else {
-      engine_.release();  // the interpreter is gone: nothing left to decref into
+      engine_.release();  // the interpreter is finalizing or gone (works.h, python_running)
     }
   }
 
@@ -183,6 +183,10 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       .def_property_readonly("work", &PendingWork::work, "the c10d Work that completes with this")
       .def("complete", &PendingWork::complete)
       .def("fail", &PendingWork::fail, py::arg("message"));
+  m.def(
+      "drain_helper_threads", [](double seconds) { return HelperThreads::instance().drain(seconds); },
+      py::arg("seconds"), py::call_guard<py::gil_scoped_release>(),
+      "wait up to `seconds` for the threads completing futures of future-less works; True if none is left");
   m.def("wrap_work", &wrap_work, py::arg("inner"), py::arg("outputs"), py::arg("finish"), py::arg("context"),
         "A Work that completes with `outputs` after `inner` does and `finish()` ran; failures name `context`.");
 }

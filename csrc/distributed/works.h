@@ -6,6 +6,10 @@
 #include <torch/extension.h>
 #include <torch/csrc/distributed/c10d/Work.hpp>
 
+#include <cxxabi.h>
+
+#include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,18 +23,71 @@ namespace py = pybind11;
 using c10::intrusive_ptr;
 using c10d::Work;
 
+// Whether Python may still be entered from a thread. Once the interpreter finalizes, a thread
+// that asks for the GIL is ended on the spot (pthread_exit); inside a destructor that aborts the
+// whole process ("terminate called without an active exception"). Code that may run then skips
+// Python instead (and leaks what it held: the process is ending).
+inline bool python_running() {
+#if PY_VERSION_HEX >= 0x030D0000
+  return Py_IsInitialized() && !Py_IsFinalizing();
+#else
+  return Py_IsInitialized() && !_Py_IsFinalizing();
+#endif
+}
+
 // A Python object that may be released on a thread without the GIL (c10d's worker threads).
 struct PyRef {
   py::object obj;
   explicit PyRef(py::object o) : obj(std::move(o)) {}
   ~PyRef() {
-    if (Py_IsInitialized()) {
+    if (python_running()) {
       py::gil_scoped_acquire gil;
       obj = py::object();
     } else {
       obj.release();
     }
   }
+};
+
+// Takes `lock`, letting go of the GIL meanwhile if this thread holds it: the holder of the mutex
+// may need the GIL to finish.
+inline void lock_without_gil(std::unique_lock<std::mutex>& lock) {
+  if (Py_IsInitialized() && PyGILState_Check()) {
+    py::gil_scoped_release nogil;
+    lock.lock();
+  } else {
+    lock.lock();
+  }
+}
+
+// The threads that complete futures of works that have none (MappedWork::getFuture). They run
+// Python callbacks when they finish, so the interpreter must not finalize under them: drain(),
+// called at exit (deeplink/distributed/_ext.py), waits for them.
+class HelperThreads {
+ public:
+  static HelperThreads& instance() {
+    static HelperThreads* threads = new HelperThreads();  // never destroyed: detached threads use it
+    return *threads;
+  }
+  void started() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++running_;
+  }
+  void finished() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --running_;
+    idle_.notify_all();
+  }
+  // True when none is left running within `seconds`.
+  bool drain(double seconds) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return idle_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return running_ == 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable idle_;
+  int running_ = 0;
 };
 
 // An error's text without the C++ backtrace c10 appends (the context says where it happened).
@@ -48,8 +105,10 @@ inline std::string message_of(std::exception_ptr error) {
 
 // The Work the caller sees for a collective run on stand-ins of its tensors (see the top).
 // Waiting on it waits on the inner work, then runs `finish` once; its future (DDP's reducer and
-// FSDP use futures) chains on the inner work's future, or, for gloo works that have none (e.g.
-// reduce_scatter), on a helper thread that waits on the inner work.
+// FSDP use futures) chains on the inner work's future, or, for gloo works that have none (send,
+// recv), on a helper thread that waits on the inner work. The inner work is waited on once, by
+// one thread at a time: a gloo send or recv hands its completion to a single waiter, and a
+// second waiter (the helper and the caller, or two caller threads) would block until timeout.
 class MappedWork : public Work {
  public:
   // `finish` may be null: no Python on c10d's completion thread (the common, zero-copy case).
@@ -67,11 +126,7 @@ class MappedWork : public Work {
   bool wait(std::chrono::milliseconds timeout) override {
     bool ok = false;
     try {
-      ok = inner_->wait(timeout);
-      // Works made from futures (c10d's FutureWrappingWork) return from wait() on failure too.
-      if (std::exception_ptr error = inner_->exception()) std::rethrow_exception(error);
-      auto f = inner_future();
-      if (f && f->hasError()) std::rethrow_exception(f->exception_ptr());
+      ok = wait_inner(timeout);
     } catch (...) {
       fail(message_of(std::current_exception()));
     }
@@ -93,20 +148,45 @@ class MappedWork : public Work {
           c10::ListType::ofTensors());
     } else {
       future_ = c10::make_intrusive<c10::ivalue::Future>(c10::ListType::ofTensors());
-      auto fut = future_;
-      std::thread([self, fut] {
+      HelperThreads::instance().started();
+      std::thread([self, fut = future_]() mutable {
         try {
           self->wait(kNoTimeout);
           fut->markCompleted(c10::IValue(self->outputs_));
+        } catch (abi::__forced_unwind&) {
+          throw;  // the interpreter ended this thread (see python_running): let it end
         } catch (...) {
           fut->setError(std::current_exception());
         }
+        self.reset();  // may release Python objects: before drain() lets the interpreter finalize
+        fut.reset();
+        HelperThreads::instance().finished();
       }).detach();
     }
     return future_;
   }
 
  private:
+  // Waits on the inner work once (see the class comment); later waiters get its outcome.
+  bool wait_inner(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(inner_mutex_, std::defer_lock);
+    lock_without_gil(lock);
+    if (!inner_waited_) {
+      try {
+        inner_ok_ = inner_->wait(timeout);
+        // Works made from futures (c10d's FutureWrappingWork) return from wait() on failure too.
+        if (std::exception_ptr error = inner_->exception()) std::rethrow_exception(error);
+        auto f = inner_future();
+        if (f && f->hasError()) std::rethrow_exception(f->exception_ptr());
+      } catch (...) {
+        inner_error_ = std::current_exception();
+      }
+      inner_waited_ = true;
+    }
+    if (inner_error_) std::rethrow_exception(inner_error_);
+    return inner_ok_;
+  }
+
   // The inner work's future, or null for kinds of work that have none.
   c10::intrusive_ptr<c10::ivalue::Future> inner_future() {
     try {
@@ -118,11 +198,14 @@ class MappedWork : public Work {
 
   [[noreturn]] void fail(const std::string& what) { C10_THROW_ERROR(DistBackendError, context_ + " failed: " + what); }
 
+  // The mutex comes first and the GIL second: `finish` releases the GIL inside (tensor copies do),
+  // so a thread holding the GIL while it waits for the mutex would deadlock with the runner.
   void finish_once() {
-    if (!finish_) return;
-    py::gil_scoped_acquire gil;  // before the mutex: every holder of the mutex holds the GIL
-    std::lock_guard<std::mutex> lock(finish_mutex_);
+    if (!finish_ || !python_running()) return;  // nobody reads the outputs of a finalizing process
+    std::unique_lock<std::mutex> lock(finish_mutex_, std::defer_lock);
+    lock_without_gil(lock);
     if (finished_) return;
+    py::gil_scoped_acquire gil;
     finish_->obj();  // a Python error propagates to the waiter; finished_ stays false
     finished_ = true;
   }
@@ -131,8 +214,10 @@ class MappedWork : public Work {
   std::vector<at::Tensor> outputs_;
   std::shared_ptr<PyRef> finish_;
   std::string context_;
-  std::mutex finish_mutex_, future_mutex_;
+  std::mutex finish_mutex_, future_mutex_, inner_mutex_;
   bool finished_ = false;
+  bool inner_waited_ = false, inner_ok_ = false;
+  std::exception_ptr inner_error_;
   c10::intrusive_ptr<c10::ivalue::Future> future_;
 };
 

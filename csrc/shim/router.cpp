@@ -3,6 +3,7 @@
 #include "alias.h"
 #include "allocator.h"
 #include "arg_checks.h"
+#include "ckernel_route.h"
 #include "device_state.h"
 #include "generator.h"
 #include "host_mirror.h"
@@ -46,7 +47,7 @@ std::unordered_map<std::string, OpCounters*> g_counters;
 // deeplink.use(), set_fallback_mode() and the like bump the generation, and the next call of
 // each op resolves and publishes a new Route, swapping it in. Calls hold a reference to the Route
 // they run with (shared_ptr), so a Route retired by another thread stays valid until they end.
-enum class Kind : uint8_t { Passthrough, Python, Decomposed, Fallback, Missing, Composite };
+enum class Kind : uint8_t { Passthrough, Python, CKernel, Decomposed, Fallback, Missing, Composite };
 enum class Policy : uint8_t { Warn, Silent, Error };
 
 // What the schema says about an op, computed once per op (never freed).
@@ -77,7 +78,8 @@ struct Route {
   bool check_args = true;  // run the meta argument checks before Python kernels and decompositions
   c10::DeviceType passthrough = c10::DeviceType::CPU;
   UpcastPairs upcasts;     // passthrough: dtypes the ATen kernel lacks, run in a wider dtype
-  PyObject* fn = nullptr;  // python / decomposed kernel (strong reference)
+  PyObject* fn = nullptr;  // python / decomposed kernel (strong reference); a C kernel's Python path
+  std::shared_ptr<const CKernelSpec> ckernel;  // a C kernel called from C++ (ckernel_route.h)
   std::string message;     // missing: why
   mutable std::atomic<bool> warned{false};
   mutable std::atomic<bool> superseded{false};  // replaced by a route of the same generation
@@ -143,6 +145,7 @@ std::string op_name_of(const c10::FunctionSchema& schema) {
 Kind parse_kind(const std::string& k) {
   if (k == "passthrough") return Kind::Passthrough;
   if (k == "python") return Kind::Python;
+  if (k == "ckernel") return Kind::CKernel;
   if (k == "decomposed") return Kind::Decomposed;
   if (k == "fallback") return Kind::Fallback;
   if (k == "composite") return Kind::Composite;
@@ -215,6 +218,12 @@ RoutePtr resolve(const c10::OperatorHandle& op, uint64_t gen) {
     } else if (r->kind == Kind::Python || r->kind == Kind::Decomposed) {
       r->fn = res[1].ptr();
       Py_INCREF(r->fn);
+    } else if (r->kind == Kind::CKernel) {  // payload: (the kernel's Python path, the C call's spec)
+      py::tuple payload = res[1].cast<py::tuple>();
+      r->fn = payload[0].ptr();
+      Py_INCREF(r->fn);
+      r->ckernel = parse_ckernel_spec(payload[1]);
+      if (!r->ckernel) r->kind = Kind::Python;  // not callable directly on this platform
     } else if (r->kind == Kind::Missing) {
       r->message = res[1].cast<std::string>();
     }
@@ -708,6 +717,7 @@ void run_composite(const c10::OperatorHandle& op, torch::jit::Stack* stack) {
 }
 
 // A backend's Python or C kernel, or a decomposition: ATen's argument checks first (arg_checks.h).
+// A C kernel the shim can call runs in C++; anything it cannot describe takes the Python path.
 bool run_kernel(const c10::OperatorHandle& op, torch::jit::Stack* stack, const Route& r) {
   const size_t n = op.schema().arguments().size();
   const size_t start = stack->size() - n;
@@ -722,6 +732,10 @@ bool run_kernel(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
   if (device >= 0) guard.emplace(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
   check_overlap_like_aten(op, *stack, start, r.op->writes, r.op->lends_rng);
   if (r.check_args) check_on_meta(op, *stack, start, r.op->lends_rng, r.op->no_meta);
+  if (r.ckernel) {
+    const CCall c = run_ckernel(*r.ckernel, op, stack);
+    if (c != CCall::Python) return c == CCall::Done;
+  }
   return run_python(op, stack, r);
 }
 
@@ -739,6 +753,7 @@ void router_fallback(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::
     case Kind::Composite:
       run_composite(op, stack);
       return;
+    case Kind::CKernel:
     case Kind::Python:
     case Kind::Decomposed: {
       const bool decomposing = r.kind == Kind::Decomposed;

@@ -4,6 +4,7 @@
 //
 //   passthrough  ATen's kernel for the backend's ATen device, on zero-copy aliases   (native)
 //   python       a backend kernel written in Python / C over DLPack                   (native)
+//   ckernel      a C kernel over DLPack called from C++, no Python (ckernel_route.h)  (native)
 //   decomposed   a torch._decomp decomposition into ops the backend has               (decomposed)
 //   fallback     copy to the CPU, run ATen CPU, copy back; warns once per op          (fallback)
 //   missing      raise NotImplementedError naming op, dtypes, shapes and backend

@@ -25,11 +25,17 @@ int64_t choose(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, co
   if (mask.has_value() && mask->defined() && mask->requires_grad() && at::GradMode::is_enabled())
     return g_learnable_mask_choice.load(std::memory_order_relaxed);
   int fixed = g_choice.load(std::memory_order_relaxed);
+  constexpr int64_t kMath = 0, kFlash = 1, kEfficient = 2;
+  // Backend kernels may take grouped-query attention (fewer key/value heads) in the efficient
+  // kernel, but ATen's meta function for it, which torch.compile traces with (fake tensors carry
+  // the Python dispatch key), assumes equal heads: traced GQA takes the math path, as on CUDA.
+  if (fixed == kEfficient && enable_gqa && q.key_set().has(c10::DispatchKey::Python) && q.dim() >= 3 &&
+      k.dim() >= 3 && q.size(-3) != k.size(-3))
+    return kMath;
   if (fixed >= 0) return fixed;
   int64_t c = at::_fused_sdp_choice(q, k, v, mask, dropout_p, is_causal, scale, enable_gqa);
   // On a non-CUDA device ATen's flash branch calls the *_for_cpu kernel; a CUDA-backed deeplink
   // device has none, so it takes CUDA's memory-efficient kernel instead.
-  constexpr int64_t kFlash = 1, kEfficient = 2;
   const BackendSlot& slot = active_backend();
   if (c == kFlash && slot.passthrough && *slot.passthrough == c10::DeviceType::CUDA) c = kEfficient;
   return c;

@@ -2,7 +2,14 @@
 first use like the shim (deeplink/_build.py) and cached."""
 from __future__ import annotations
 
+import atexit
+
 _module = None
+
+# How long exit waits for the threads that complete futures of send/recv works (works.h,
+# HelperThreads): they run Python callbacks, which must happen before the interpreter finalizes.
+# Only a work still in flight at exit (e.g. an isend nobody received) makes exit wait this long.
+EXIT_DRAIN_SECONDS = 10.0
 
 
 def extension():
@@ -11,4 +18,5 @@ def extension():
         import torch.distributed  # noqa: F401  c10d's pybind types must exist before ours load
         from .._build import DISTRIBUTED, load
         _module = load(DISTRIBUTED)
+        atexit.register(_module.drain_helper_threads, EXIT_DRAIN_SECONDS)
     return _module

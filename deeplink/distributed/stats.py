@@ -28,12 +28,15 @@ _lock = threading.Lock()
 _counts: dict[str, Counter] = {}          # group name -> Counter[(collective, path)]
 _bytes: dict[str, Counter] = {}           # group name -> Counter[(collective, path)] of payload bytes
 _fast: dict[str, list] = {}               # group name -> int64 tensors the fast path counts into
+_fallbacks: Counter = Counter()           # collective -> STAGED_FALLBACK calls since reset_fallbacks()
 
 
 def record(group: str, collective: str, path: str, nbytes: int) -> None:
     with _lock:
         _counts.setdefault(group, Counter())[(collective, path)] += 1
         _bytes.setdefault(group, Counter())[(collective, path)] += nbytes
+        if path == STAGED_FALLBACK:
+            _fallbacks[collective] += 1
 
 
 def fast_path_counters(group: str):
@@ -70,16 +73,24 @@ def collective_stats(group: str | None = None) -> dict:
     return out.get(group, {}) if group is not None else out
 
 
-def staged_calls() -> int:
-    """Collectives of this process that were staged through host memory (either reason)."""
+def fallback_calls() -> dict:
+    """{"c10d::<collective>": calls} staged through host memory because the backend has no
+    collectives (STAGED_FALLBACK): what deeplink.fallback_stats() lists beside op fallbacks, and
+    what deeplink.reset_op_stats() clears (reset_fallbacks)."""
     with _lock:
-        return sum(n for counts in _counts.values() for (_, path), n in counts.items() if path in STAGED)
+        return {f"c10d::{coll}": n for coll, n in sorted(_fallbacks.items())}
+
+
+def reset_fallbacks() -> None:
+    with _lock:
+        _fallbacks.clear()
 
 
 def reset() -> None:
     with _lock:
         _counts.clear()
         _bytes.clear()
+        _fallbacks.clear()
         for tables in _fast.values():
             for table in tables:
                 table.zero_()

@@ -126,6 +126,7 @@ def test_tensor_of_another_backend_is_refused_clearly(one_rank, nocollectives):
 
 def test_backend_without_collectives_stages_and_warns_once(one_rank, nocollectives):
     one_rank(on="nocollectives")
+    deeplink.distributed.reset_collective_stats()
     assert deeplink.distributed.describe()["path"] == stats.STAGED_FALLBACK
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -134,7 +135,11 @@ def test_backend_without_collectives_stages_and_warns_once(one_rank, nocollectiv
         dist.all_reduce(x)
     assert torch.equal(x.cpu(), torch.arange(4.0))
     assert sum("staged through host memory" in str(w.message) for w in caught) == 1
-    assert stats.staged_calls() == 2
+    # reported like op fallbacks, and cleared with them
+    assert deeplink.fallback_stats()["c10d::all_reduce"] == 2
+    assert deeplink.distributed.collective_stats(dist.group.WORLD)["all_reduce"][stats.STAGED_FALLBACK]["calls"] == 2
+    deeplink.reset_op_stats()
+    assert "c10d::all_reduce" not in deeplink.fallback_stats()
 
 
 def test_staging_refused_with_fallback_error(one_rank, nocollectives):

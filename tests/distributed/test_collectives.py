@@ -67,7 +67,7 @@ def test_cpu_four_ranks(tmp_path):
 @pytest.mark.slow
 def test_onnxruntime_two_ranks(tmp_path):
     check(torchrun("collectives.py", 2, ["--backend", "onnxruntime"], tmp_path, timeout=900), 2, "gloo:host-view",
-          min_cases=700)
+          min_cases=600)  # complex dtypes are skipped there (ACCEPTED_SKIPS)
 
 
 @pytest.mark.slow

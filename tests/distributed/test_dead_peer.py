@@ -1,6 +1,7 @@
 """A dead peer: one rank of three is SIGKILLed in the middle of training-like collectives; every
 survivor gets a clear error (naming the collective, the process group and the path) within the
-configured timeout, and no process is left hanging. The HCCL variant (emulator) is slow."""
+configured timeout, and no process is left hanging. A hung peer (SIGSTOP: its sockets stay open,
+so only the timeout can catch it) and the HCCL variant (emulator) are slow."""
 import json
 import socket
 import sys
@@ -27,16 +28,18 @@ def run_ranks(tmp_path, size, victim, extra=()):
                "MASTER_PORT": str(port)}
         procs.append(start([sys.executable, str(WORKERS / "dead_peer.py"), "--victim", str(victim), "--timeout",
                             str(TIMEOUT), "--out", str(tmp_path), *extra], env))
-    results = [finish(p, tag, timeout=240) for p, tag in procs]
-    return results
+    # the victim last: a stopped one never exits by itself (finish kills it once its time is up)
+    results = {r: finish(*procs[r], timeout=240) for r in range(size) if r != victim}
+    results[victim] = finish(*procs[victim], timeout=1 if "stop" in extra else 240)
+    return [results[r] for r in range(size)]
 
 
-def check_survivors(tmp_path, size, victim, results, words):
+def check_survivors(tmp_path, size, victim, results, words, victim_code=-9):
     died = json.loads((tmp_path / "died.json").read_text())
     for r in range(size):
         code, output = results[r]
         if r == victim:
-            assert code == -9, output[-3000:]
+            assert code == victim_code, output[-3000:]
             continue
         assert code == 3, f"rank {r} exit code {code} (None: hung and was killed):\n{output[-3000:]}"
         res = json.loads((tmp_path / f"rank{r}.json").read_text())
@@ -48,6 +51,13 @@ def check_survivors(tmp_path, size, victim, results, words):
 def test_survivors_fail_clearly_within_the_timeout(tmp_path):
     results = run_ranks(tmp_path, 3, victim=2, extra=["--backend", "cpu"])
     check_survivors(tmp_path, 3, 2, results, ["deeplink all_reduce", "process group", "gloo:host-view", "died"])
+
+
+@pytest.mark.slow
+def test_survivors_of_a_hung_peer_fail_within_the_timeout(tmp_path):
+    results = run_ranks(tmp_path, 3, victim=1, extra=["--backend", "cpu", "--how", "stop"])
+    check_survivors(tmp_path, 3, 1, results, ["deeplink all_reduce", "process group", "timeout 20 s"],
+                    victim_code=None)  # None: still stopped when finish() killed it
 
 
 @pytest.mark.slow

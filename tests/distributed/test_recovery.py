@@ -1,8 +1,8 @@
 """Fault recovery under `torchrun --max-restarts`: a training job checkpointed with
 torch.distributed.checkpoint (workers/recover.py) loses a rank to SIGKILL, torchrun restarts the
 job, it resumes from the last complete checkpoint and ends with parameters bit-identical to an
-uninterrupted run. The kill-during-save case (a half-written checkpoint must be skipped) is slow
-(`make test-slow`)."""
+uninterrupted run. The kill-during-save case (a half-written checkpoint must be skipped) and
+resuming on another number of ranks (DCP resharding) are slow (`make test-slow`)."""
 import json
 import os
 import signal
@@ -83,3 +83,21 @@ def test_rank_killed_during_a_save_leaves_no_corrupt_checkpoint(tmp_path, uninte
     resumed = next(e for e in events(tmp_path) if e["what"] == "resumed")
     assert resumed["checkpoint"] == "step_00002", events(tmp_path)
     assert_bit_identical(torch.load(tmp_path / "final.pt"), uninterrupted)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ranks", [1, 4])
+def test_resume_on_a_different_number_of_ranks(tmp_path, ranks):
+    """An elastic job that lost (or gained) ranks: the checkpoint two ranks saved (FSDP2 shards of
+    the model and optimizer) resumes on `ranks`, DCP reshards it, and the job ends where the
+    two-rank job ended (fp32 tolerance: another split of the batch sums in another order)."""
+    args = ["--steps", 4, "--ckpt-every", 2, "--ckpt", tmp_path / "ckpt", "--dropout", 0]
+    saved, resumed = tmp_path / "two_ranks", tmp_path / "resumed"
+    torchrun("recover.py", 2, args, saved, timeout=600).ok()  # checkpoints step 2, ends after step 4
+    torchrun("recover.py", ranks, args, resumed, timeout=600).ok()
+    resume = next(e for e in events(resumed) if e["what"] == "resumed")
+    assert (resume["checkpoint"], resume["saved_by_ranks"], resume["ranks"]) == ("step_00002", 2, ranks), resume
+    want, got = torch.load(saved / "final.pt"), torch.load(resumed / "final.pt")
+    assert got.keys() == want.keys()
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], rtol=1e-4, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}")

@@ -119,3 +119,23 @@ DL_KERNEL_EXPORT dl_status t_fail(DLTensor* out, const DLTensor* self) {
   (void)out;
   return dl_kernel_fail(DL_INVALID_ARGUMENT, "t_fail: refusing a rank-%d input on purpose", (int)self->ndim);
 }
+
+/* addcmul with the scalar first, between the output and the inputs: the router passes integer
+ * and floating arguments in their own registers (csrc/shim/ckernel_route.cpp). */
+DL_KERNEL_EXPORT dl_status t_addcmul_mixed(DLTensor* out, double value, const DLTensor* self, float half,
+                                           const DLTensor* t1, const DLTensor* t2) {
+  if (!is_float(out)) return dl_kernel_fail(DL_DTYPE_NOT_SUPPORTED, "t_addcmul_mixed: float only");
+  const int64_t n = dl_numel(out);
+  for (int64_t i = 0; i < n; ++i) set(out, i, get(self, i) + 2.0 * (double)half * value * get(t1, i) * get(t2, i));
+  return DL_OK;
+}
+
+/* addcmul taking more integer-class arguments than x86-64 passes in registers (7): such a
+ * kernel stays on the Python (cffi) path. out = self + v1 * v2 * v3 * t1 * t2. */
+DL_KERNEL_EXPORT dl_status t_addcmul_many(DLTensor* out, const DLTensor* self, const DLTensor* t1,
+                                          const DLTensor* t2, int64_t v1, int64_t v2, int64_t v3) {
+  if (!is_float(out)) return dl_kernel_fail(DL_DTYPE_NOT_SUPPORTED, "t_addcmul_many: float only");
+  const int64_t n = dl_numel(out);
+  for (int64_t i = 0; i < n; ++i) set(out, i, get(self, i) + (double)(v1 * v2 * v3) * get(t1, i) * get(t2, i));
+  return DL_OK;
+}

@@ -1,5 +1,6 @@
 """deeplink.ckernel.CKernel in this process, over tests/plugins/ckernels_test.c: what C receives,
 argument kinds, output modes, and what each status code does."""
+import sys
 import warnings
 
 import pytest
@@ -30,6 +31,10 @@ def _table(lib):
         "add.Scalar": CKernel(lib, "t_add_scalar", "add.Scalar", "out, self, float alpha, int64_t other",
                               outputs="like:self"),
         "abs": CKernel(lib, "t_fail", "abs", "out, self", outputs="like:self"),
+        "addcmul": CKernel(lib, "t_addcmul_mixed", "addcmul", "out, double value, self, float value, tensor1, tensor2"),
+        "addcdiv": CKernel(lib, "t_addcmul_many", "addcdiv",
+                           "out, self, tensor1, tensor2, int64_t value, int64_t value, int64_t value"),
+        "sub.Tensor": CKernel(lib, "t_add", "sub.Tensor", "out, self, other, double alpha", dtypes={torch.float64}),
     }
 
 
@@ -213,3 +218,53 @@ def test_cffi_api_mode_module(tmp_path):
     add = CKernel(module, "t_add", "add.Tensor", "out, self, other, double alpha")
     x = torch.randn(5).to("deeplink")
     assert torch.equal(add.fn(x, x, alpha=2).cpu(), x.cpu() * 3)
+
+
+def test_calls_run_without_a_python_frame(ctest):
+    """The router calls C kernels from C++ (csrc/shim/ckernel_route.cpp): no deeplink Python runs
+    per call, whatever the argument kinds (optional tensors, scalars of C types in any order,
+    wrapped numbers, in-place targets, out=). Kernels with an outputs callable (aminmax, sum here)
+    call it, so they keep the Python path."""
+    x, y = torch.randn(3, 4).to("deeplink"), torch.randn(4).to("deeplink")
+    out = torch.empty(3, 4, device="deeplink")
+    calls = [lambda: x + y, lambda: x + 1, lambda: x.add_(y), lambda: torch.add(x, y, out=out),
+             lambda: torch.clamp(x, min=y), lambda: torch.ops.aten.add.Scalar(x, 3, alpha=0.5),
+             lambda: torch.addcmul(x, y, y, value=2)]
+    for call in calls:
+        call()                                  # the first call of each op resolves its route in Python
+    frames = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            frames.append(f"{frame.f_code.co_filename}:{frame.f_code.co_name}")
+    sys.setprofile(profile)
+    try:
+        for call in calls:
+            call()
+    finally:
+        sys.setprofile(None)
+    assert [f for f in frames if "/deeplink/" in f] == [], frames
+
+
+def test_integer_and_floating_arguments_interleaved(ctest):
+    s, a, b = torch.randn(5), torch.randn(5), torch.randn(5)
+    got = torch.addcmul(s.to("deeplink"), a.to("deeplink"), b.to("deeplink"), value=0.5)
+    torch.testing.assert_close(got.cpu(), s + 2 * 0.5 * 0.5 * a * b)   # the kernel: 2 * half * value
+    assert native("addcmul") == 1
+
+
+def test_more_arguments_than_registers_take_the_python_path(ctest):
+    s, a, b = torch.randn(5), torch.randn(5), torch.randn(5)
+    got = torch.addcdiv(s.to("deeplink"), a.to("deeplink"), b.to("deeplink"), value=2)
+    torch.testing.assert_close(got.cpu(), s + 8 * a * b)        # the kernel's v1 * v2 * v3 = 2 ** 3
+    assert native("addcdiv") == 1
+
+
+def test_dtype_list_declines_before_c_is_called(ctest):
+    # t_add stands in for sub.Tensor listed for float64 only: a float32 call must never reach it
+    # (it would add), and falls back to the CPU, which subtracts.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = torch.tensor([3.0, 5.0]).to("deeplink")
+        assert (f - torch.ones(2).to("deeplink")).cpu().tolist() == [2.0, 4.0]
+    assert deeplink.fallback_stats() == {"sub.Tensor": 1} and native("sub.Tensor") == 0

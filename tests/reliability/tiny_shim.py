@@ -34,7 +34,8 @@ int tiny_other() { return %d; }
 def write_csrc(root: Path, other: int = 0) -> Path:
     """A folder shaped like csrc/ whose build is a module with `answer == 42 + other`. Files whose
     content does not change are not rewritten (as an editor leaves them)."""
-    files = {"include/deeplink/runtime.h": "/* stand-in */\n", "shim/tiny.h": "#define TINY_ANSWER 42\nint tiny_other();\n",
+    files = {"include/deeplink/runtime.h": "/* stand-in */\n", "include/deeplink/dlpack_abi.h": "/* stand-in */\n",
+             "shim/tiny.h": "#define TINY_ANSWER 42\nint tiny_other();\n",
              "shim/module.cpp": MODULE, "shim/other.cpp": OTHER % other}
     for name, text in files.items():
         path = root / name

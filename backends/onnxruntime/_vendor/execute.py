@@ -21,6 +21,8 @@ import torch
 from .binding import Binder
 from .graph import Graph, NUMPY_TYPE, ONNX_TYPE
 from .session_cache import CACHE
+from .replay import recorder as _recorder
+from .trace import active as _tracer
 
 TORCH_OF_NUMPY = {v: k for k, v in NUMPY_TYPE.items()}
 
@@ -129,8 +131,12 @@ def run(op: str, attrs: tuple, inputs: list, outputs: list, build):
     exactly those the graph produces).
 
     `build(g, *values)` receives one graph value per input (None stays None) and returns the
-    output values; they are cast to the dtypes of `outputs`.
+    output values; they are cast to the dtypes of `outputs`. While a graph is being compiled
+    (trace.py), the nodes go into that graph instead of running.
     """
+    tracer = _tracer()
+    if tracer is not None:
+        return tracer.run(op, attrs, inputs, outputs, build)
     key_parts, binds = [], []
     for x in inputs:
         if x is None:
@@ -179,23 +185,36 @@ def run(op: str, attrs: tuple, inputs: list, outputs: list, build):
         return outputs              # nothing to write (and graphs over empty dims may not build)
     compiled = CACHE.get(key, make_graph)
     io = Binder(compiled.session)
+    recorder = _recorder()
+    seen_in, seen_out = ([], []) if recorder is not None else (None, None)
     names = iter(compiled.input_names)
     for b in binds:
         if b is None:
             continue
-        if isinstance(b, Scalar):
-            io.array(next(names), np.asarray(b.value, dtype=NUMPY_TYPE[b.dtype]))
-            continue
-        if isinstance(b, np.ndarray):
-            io.array(next(names), b)
+        if isinstance(b, (Scalar, np.ndarray)):
+            arr = np.asarray(b.value, dtype=NUMPY_TYPE[b.dtype]) if isinstance(b, Scalar) else b
+            name = next(names)
+            io.array(name, arr)
+            if recorder is not None:
+                seen_in.append((name, arr, None, None))
             continue
         t, bind_dtype, shape, target = b
-        io.pointer(next(names), ONNX_TYPE[bind_dtype], shape, _address(t))
+        name = next(names)
+        io.pointer(name, ONNX_TYPE[bind_dtype], shape, _address(t))
+        if recorder is not None:
+            seen_in.append((name, t, ONNX_TYPE[bind_dtype], shape))
         if target is not None:
-            io.array(next(names), target)
+            name = next(names)
+            io.array(name, target)
+            if recorder is not None:
+                seen_in.append((name, target, None, None))
     for name, o, dtype in zip(compiled.output_names, outputs, out_dtypes):
         if not isinstance(o, Raw) and not o.is_contiguous():
             raise AssertionError(f"onnxruntime backend: output of {op} must be contiguous")
         io.output(name, ONNX_TYPE[dtype], tuple(o.shape), _address(o))
+        if recorder is not None:
+            seen_out.append((name, o, ONNX_TYPE[dtype], tuple(o.shape)))
     io.run()
+    if recorder is not None:
+        recorder.saw(compiled, seen_in, seen_out)
     return outputs

@@ -98,24 +98,29 @@ class SessionCache:
 
     def _compile(self, key: tuple, build) -> CompiledGraph:
         t0 = time.perf_counter()
-        graph = build()
-        requested = list(_providers.requested())
-        try:
-            sess = ort.InferenceSession(graph.model_bytes(), _session_options(requested),
-                                        providers=session_providers(requested))
-        except Exception as exc:   # ORT raises its own exception types (Fail, NotImplemented...)
-            raise NotImplementedError(
-                f"onnxruntime backend: cannot build the graph for {key[0]} (key {key[1:]}) on "
-                f"providers {requested}: {exc}. The execution provider lacks this "
-                f"operator/dtype (or the provider settings conflict): choose other providers "
-                f"(DEEPLINK_ORT_PROVIDERS, DEEPLINK_ORT_STRICT) or another backend."
-            ) from exc
-        used = sess.get_providers()[0]
+        compiled = new_session(build(), key, f"{key[0]} (key {key[1:]})")
         self.stats.misses += 1
         self.stats.build_seconds += time.perf_counter() - t0
-        self.stats.providers_used[used] = self.stats.providers_used.get(used, 0) + 1
-        return CompiledGraph(key, sess, [i.name for i in sess.get_inputs()],
-                             [o.name for o in sess.get_outputs()], used)
+        self.stats.providers_used[compiled.provider] = self.stats.providers_used.get(compiled.provider, 0) + 1
+        return compiled
+
+
+def new_session(graph, key, what: str) -> CompiledGraph:
+    """An InferenceSession for `graph` (a graph.Graph) on the requested providers; `what` names
+    the graph in the error raised when the providers cannot take it."""
+    requested = list(_providers.requested())
+    try:
+        sess = ort.InferenceSession(graph.model_bytes(), _session_options(requested),
+                                    providers=session_providers(requested))
+    except Exception as exc:   # ORT raises its own exception types (Fail, NotImplemented...)
+        raise NotImplementedError(
+            f"onnxruntime backend: cannot build the graph for {what} on providers {requested}: "
+            f"{exc}. The execution provider lacks this operator/dtype (or the provider settings "
+            f"conflict): choose other providers (DEEPLINK_ORT_PROVIDERS, DEEPLINK_ORT_STRICT) or "
+            f"another backend."
+        ) from exc
+    return CompiledGraph(key, sess, [i.name for i in sess.get_inputs()],
+                         [o.name for o in sess.get_outputs()], sess.get_providers()[0])
 
 
 #: The process-wide cache used by every kernel.

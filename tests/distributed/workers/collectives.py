@@ -4,6 +4,7 @@ and what differed), dtypes skipped (with why), and the collective paths counted.
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 
 import common
@@ -299,6 +300,36 @@ def async_handles(c: Checker):
             q.wait()
         return c.same(got, torch.full((4,), float(prv)))
     c.run("batch_isend_irecv", batch_p2p)
+
+    def p2p_future_and_wait():
+        # gloo's send/recv works have no future: a helper thread completes the one deeplink gives,
+        # while the caller waits on the same work; a non-contiguous recv adds a copy-back that the
+        # helper and the caller race to run (once). Repeated: the races are timing-dependent.
+        nxt, prv = (r + 1) % n, (r - 1) % n
+        for _ in range(20):
+            got = on_device(torch.zeros(SHAPE), "transposed")
+            works = [dist.isend(on_device(values("sum", r, torch.float32), "transposed"), nxt), dist.irecv(got, prv)]
+            futures = [w.get_future() for w in works]
+            for w in works:
+                w.wait()
+            for f in futures:
+                f.wait()
+            if problem := c.same(got, values("sum", prv, torch.float32)):
+                return problem
+        return None
+    c.run("isend/irecv get_future() and wait()", p2p_future_and_wait)
+
+    def two_waiters():
+        t = on_device(values("sum", r, torch.float32), "transposed")
+        work = dist.all_reduce(t, async_op=True)
+        other = threading.Thread(target=work.wait, daemon=True)
+        other.start()
+        work.wait()
+        other.join(timeout=60)
+        if other.is_alive():
+            return "a second thread waiting on the same work never returned"
+        return c.same(t, reduce_ref([values("sum", k, torch.float32) for k in range(n)], RO.SUM, torch.float32, n))
+    c.run("one work waited on from two threads", two_waiters)
 
     def barriers():
         dist.barrier()

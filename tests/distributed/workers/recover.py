@@ -8,6 +8,10 @@ would not be bit-identical). Each checkpoint is a fresh directory ckpt/step_NNNN
 .metadata last, through a temporary file and a rename, so a directory without .metadata is an
 interrupted save: resuming skips it (and removes it).
 
+A job may resume on a different number of ranks than saved (an elastic job that lost or gained
+a node): DCP reshards the model and optimizer; RNG states are per rank, so a rank the checkpoint
+has none for keeps its fresh seed (--dropout 0 makes such a run comparable to an uninterrupted one).
+
 Files written under --out:
     progress/rank<R>.json   pid, last finished step, restart count (rewritten after each step)
     events.jsonl            rank 0's record: start, resume (from which step, when), end
@@ -46,6 +50,32 @@ def remove_interrupted(root: Path, rank: int) -> None:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def rng_state(rank: int) -> dict:
+    return {f"rng_rank{rank}": {"cpu": torch.get_rng_state(), "deeplink": torch.deeplink.get_rng_state()}}
+
+
+def training_state(model, opt, step, sampler, size, rank) -> dict:
+    model_sd, optim_sd = get_state_dict(model, opt)
+    return {"model": model_sd, "optim": optim_sd, "step": step, "sampler": sampler.get_state(), "world_size": size,
+            **rng_state(rank)}
+
+
+def load_checkpoint(path: Path, model, opt, sampler, size, rank, group) -> tuple:
+    """Loads `path` into the model, optimizer, sampler and RNGs; returns (step, saved world size)."""
+    state = training_state(model, opt, 0, sampler, 0, rank)
+    rng_key = next(iter(rng_state(rank)))
+    saved_keys = dcp.FileSystemReader(str(path)).read_metadata().state_dict_metadata
+    if not any(k.startswith(rng_key + ".") for k in saved_keys):
+        del state[rng_key]  # saved by fewer ranks: this rank keeps its seed
+    dcp.load(state, checkpoint_id=str(path), process_group=group)
+    set_state_dict(model, opt, model_state_dict=state["model"], optim_state_dict=state["optim"])
+    sampler.set_state(state["sampler"])
+    if rng_key in state:
+        torch.set_rng_state(state[rng_key]["cpu"])
+        torch.deeplink.set_rng_state(state[rng_key]["deeplink"])
+    return state["step"], state["world_size"]
+
+
 class DyingWriter(dcp.FileSystemWriter):
     """Writes half of this rank's checkpoint files, then SIGKILLs its own process."""
 
@@ -79,19 +109,21 @@ def main():
     p.add_argument("--async-save", action="store_true")
     p.add_argument("--step-delay", type=float, default=0.0, help="seconds of sleep per step (to kill mid-run)")
     p.add_argument("--die-during-save", type=int, default=-1)
+    p.add_argument("--dropout", type=float, default=0.1, help="on the embeddings (draws from the deeplink RNG)")
     args = p.parse_args()
     rank, size = common.start(args)
     import deeplink
     from deeplink.models import tiny_model
     from train import full_params, wrap
 
+    Path(args.out).mkdir(parents=True, exist_ok=True)
     event(args, rank, what="start")
     root = Path(args.ckpt)
     root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     model = wrap(tiny_model("llama").to("deeplink"), args.mode)
     embed = (model.module if args.mode == "ddp" else model).model.embed_tokens
-    embed.register_forward_hook(lambda m, i, out: torch.nn.functional.dropout(out, 0.1, training=True))
+    embed.register_forward_hook(lambda m, i, out: torch.nn.functional.dropout(out, args.dropout, training=True))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, foreach=True)
     sampler = torch.Generator().manual_seed(1234)
     torch.deeplink.manual_seed(100 + rank)
@@ -103,16 +135,8 @@ def main():
     dist.barrier()
     last = latest_checkpoint(root)
     if last is not None:
-        model_sd, optim_sd = get_state_dict(model, opt)
-        state = {"model": model_sd, "optim": optim_sd, "step": 0, "sampler": sampler.get_state(),
-                 f"rng_rank{rank}": {"cpu": torch.get_rng_state(), "deeplink": torch.deeplink.get_rng_state()}}
-        dcp.load(state, checkpoint_id=str(last), process_group=ckpt_group)
-        set_state_dict(model, opt, model_state_dict=state["model"], optim_state_dict=state["optim"])
-        step = state["step"]
-        sampler.set_state(state["sampler"])
-        torch.set_rng_state(state[f"rng_rank{rank}"]["cpu"])
-        torch.deeplink.set_rng_state(state[f"rng_rank{rank}"]["deeplink"])
-        event(args, rank, what="resumed", step=step, checkpoint=last.name)
+        step, saved_size = load_checkpoint(last, model, opt, sampler, size, rank, ckpt_group)
+        event(args, rank, what="resumed", step=step, checkpoint=last.name, saved_by_ranks=saved_size, ranks=size)
 
     pending = None
     per = 8 // size
@@ -132,9 +156,7 @@ def main():
         if step % args.ckpt_every == 0 and step < args.steps:
             if pending is not None:
                 pending.result()
-            model_sd, optim_sd = get_state_dict(model, opt)
-            state = {"model": model_sd, "optim": optim_sd, "step": step, "sampler": sampler.get_state(),
-                     f"rng_rank{rank}": {"cpu": torch.get_rng_state(), "deeplink": torch.deeplink.get_rng_state()}}
+            state = training_state(model, opt, step, sampler, size, rank)
             target = str(root / f"step_{step:05d}")
             dying = step == args.die_during_save and rank == 1 and RESTART == 0
             writer = DyingWriter(target) if dying else None
