@@ -98,6 +98,9 @@ class Autocompare(TorchDispatchMode):
         return out
 
     def _diverged(self, record: dict) -> None:
+        import deeplink
+        # how the backend ran it: its own kernel, a decomposition into its other ops, or the CPU
+        record["route"] = deeplink.route_of(record["op"])
         if not self.divergences:
             self.first_history = list(self.history)
         self.divergent_ops[record["op"]] += 1
@@ -152,6 +155,7 @@ def render_summary(report: dict) -> str:
         lines += [
             f"FIRST DIVERGENCE: aten::{first['op']} at call #{first['call']} (step {first['step']}, {first['phase']})",
             f"  module:    {_where(first)}",
+            f"  route:     {first['route']} on backend '{report['backend']}'",
             f"  dtype:     {first['dtype']}; inputs {', '.join(first['dtypes'])}: {_shapes(first['shapes'])}",
         ]
         if first["arguments"]:

@@ -30,7 +30,7 @@ def test_planted_gelu_is_the_first_divergence():
     first = report["first_divergence"]
     assert first["op"] == "gelu" and first["arguments"] == {"approximate": "tanh"}
     assert first["module"] == "transformer.h.0.mlp.act" and first["phase"] == "forward" and first["step"] == 0
-    assert first["dtype"] == "float32" and first["shapes"] == [[2, 16, 256]]
+    assert first["dtype"] == "float32" and first["shapes"] == [[2, 16, 256]] and first["route"] == "native"
     assert first["max_abs_err"] > 1e-5 and first["max_rel_err"] > 0
     assert set(report["divergent_ops"]) == {"gelu"}          # nothing else is blamed
     assert report["calls_before_first"] and report["calls_before_first"][-1]["op"] == "addmm"

@@ -41,7 +41,7 @@ def test_command_runs(page, cmd, tmp_path):
     assert proc.returncode == 0, f"{cmd}\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
     if "--autocompare --report ac.json" in cmd:
         quoted = re.search(r"```\n(deeplink autocompare.*?)```", (ROOT / page).read_text(), flags=re.S).group(1)
-        for line in quoted.splitlines()[1:4]:      # first divergence, module, dtype and shapes
+        for line in quoted.splitlines()[1:5]:      # first divergence, module, route, dtype and shapes
             assert line in proc.stderr, f"docs quote {line!r}, the command printed:\n{proc.stderr[-3000:]}"
 
 
