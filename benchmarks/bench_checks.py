@@ -25,7 +25,7 @@ from deeplink.kernels import PythonKernel
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from plugins.hostbackend import TableBackend  # noqa: E402
-from plugins.overhead import generated_c_add, python_add  # noqa: E402
+from bench_plugins import generated_c_add, python_add  # noqa: E402  (benchmarks/ is sys.path[0])
 
 
 def python_add_(self, other, *, alpha=1):

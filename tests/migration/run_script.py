@@ -21,14 +21,21 @@ def deeplink_run(script: str, *script_args: str, options=(), timeout: float = 30
 
 
 def json_lines(proc) -> list[dict]:
+    """Every JSON object the script printed. Ranks of a torchrun job share one stdout, so two ranks'
+    lines can arrive glued together ("{...}{...}"); objects are decoded one after another."""
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    decoder = json.JSONDecoder()
     out = []
     for line in proc.stdout.splitlines():
-        line = line.strip()
-        if line.startswith("{") and line.endswith("}"):
+        pos = line.find("{")
+        while pos != -1:
             try:
-                out.append(json.loads(line))
+                obj, end = decoder.raw_decode(line, pos)
             except json.JSONDecodeError:
-                pass
+                pos = line.find("{", pos + 1)
+                continue
+            if isinstance(obj, dict):
+                out.append(obj)
+            pos = line.find("{", end)
     assert out, f"no JSON line in the output:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     return out
