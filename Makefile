@@ -41,6 +41,7 @@ test-slow: setup chromium
 bench: setup
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/bench_profiler.py
+	$(BIN)/python benchmarks/bench_checks.py
 	$(BIN)/python benchmarks/bench_distributed.py
 
 clean:
