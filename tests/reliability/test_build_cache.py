@@ -5,6 +5,7 @@ stand-in for csrc/ (tiny_shim.py), so a build takes seconds; the first import of
 without a compiler is checked against the real package."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -85,7 +86,10 @@ def test_killed_build_leaves_nothing_that_blocks(tmp_path, csrc):
     leaves a temporary folder and torch's lock file in it; the next import builds anyway."""
     cache = tmp_path / "cache"
     slow = tmp_path / "slow-c++"
-    slow.write_text('#!/bin/sh\ncase " $* " in *" -c "*) sleep 600;; esac\nexec c++ "$@"\n')  # compiling hangs
+    pids = tmp_path / "compiler.pids"
+    # Compiling hangs. Ninja starts each compiler in its own process group, so killing the build's
+    # group leaves them: they write their pid (exec keeps it) and the test ends them itself.
+    slow.write_text(f'#!/bin/sh\ncase " $* " in *" -c "*) echo $$ >> {pids}; exec sleep 600;; esac\nexec c++ "$@"\n')
     slow.chmod(0o755)
     proc = tiny_shim.start(cache, csrc, {"CXX": str(slow)})
     try:
@@ -97,6 +101,9 @@ def test_killed_build_leaves_nothing_that_blocks(tmp_path, csrc):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
+        for pid in (pids.read_text().split() if pids.exists() else []):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
     leftovers = list(cache.glob("*.tmp-*"))
     assert leftovers and not _published(cache)
     after = tiny_shim.run(cache, csrc, timeout=240)
