@@ -9,7 +9,8 @@ table in that page ("fault injected | result").
         python scripts/fault_table.py --compare before.json   # "fault | before | after" (as in the docs)
 
 scripts/fault_table_before.json is the "before" column of docs/reliability.md: `--tree` on a
-checkout of main at b7ffa45 (before the reliability work) with `--json`.
+checkout of main at b7ffa45 (before the reliability work) with `--json`; its "kernel-" rows were
+measured on 71a6659, the last commit before the router checked what kernels return (`--only kernel-`).
 
 Every scenario runs in its own subprocess with a timeout, so a crash or a hang is a result
 ("crash: SIGSEGV", "hang: killed after 60 s"), not the end of the run. The scenarios use only the
