@@ -4,10 +4,12 @@
 #include "allocator.h"
 #include "arg_checks.h"
 #include "ckernel_route.h"
+#include "describe.h"
 #include "device_state.h"
 #include "generator.h"
 #include "host_mirror.h"
 #include "profiler.h"
+#include "result_checks.h"
 #include "upcast.h"
 #include "runtime.h"
 
@@ -268,34 +270,11 @@ RoutePtr supersede(const c10::OperatorHandle& op, const Route& r, Kind kind) {
 }
 
 // ---------------------------------------------------------------- helpers
-std::string describe(const c10::FunctionSchema& schema, const torch::jit::Stack& stack, size_t start) {
-  std::ostringstream os;
-  const auto& args = schema.arguments();
-  bool first = true;
-  auto put = [&](const std::string& name, const at::Tensor& t) {
-    if (!t.defined()) return;
-    os << (first ? "" : ", ") << name << ": " << c10::toString(t.scalar_type()) << t.sizes() << " on " << t.device();
-    first = false;
-  };
-  for (size_t i = 0; i < args.size() && start + i < stack.size(); ++i) {
-    const c10::IValue& v = stack[start + i];
-    if (v.isTensor()) {
-      put(args[i].name(), v.toTensor());
-    } else if (v.isTensorList()) {
-      auto list = v.toTensorList();
-      os << (first ? "" : ", ") << args[i].name() << ": " << list.size() << " tensors";
-      first = false;
-      if (list.size() > 0) os << " (first " << c10::toString(list.get(0).scalar_type()) << list.get(0).sizes() << ")";
-    }
-  }
-  return first ? std::string("no tensor arguments") : os.str();
-}
-
 [[noreturn]] void raise_not_native(const Route& r, const c10::OperatorHandle& op, const torch::jit::Stack& stack,
                                    size_t start, const std::string& why) {
   const std::string name = op_name_of(op.schema());
   TORCH_CHECK_NOT_IMPLEMENTED(false, "deeplink: aten::", name, " has no native kernel on backend '",
-                              backend_slot(r.backend).name, "' (", why, "; arguments: ", describe(op.schema(), stack, start),
+                              backend_slot(r.backend).name, "' (", why, "; arguments: ", describe_arguments(op.schema(), stack, start),
                               "). ",
                               r.policy == Policy::Error
                                   ? "DEEPLINK_FALLBACK=error forbids running it on the CPU; unset it (or "
@@ -651,26 +630,53 @@ bool run_python(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
     // ATen raises RuntimeError (and subclasses), IndexError, ValueError, TypeError and
     // NotImplementedError; a kernel's other exceptions (a vendor library's own classes, OSError,
     // ZeroDivisionError, ...) become a RuntimeError that names the backend and op, caused by the original.
+    // SystemExit and KeyboardInterrupt from a kernel must not end the program: they become a
+    // RuntimeError like the others.
     if (e.matches(PyExc_RuntimeError) || e.matches(PyExc_IndexError) || e.matches(PyExc_ValueError) ||
-        e.matches(PyExc_TypeError) || !e.matches(PyExc_Exception))
+        e.matches(PyExc_TypeError) || !e.matches(PyExc_BaseException))
       throw;
+    const bool ends_program = !e.matches(PyExc_Exception);
     std::string what = "deeplink backend '" + backend_slot(r.backend).name + "': its kernel for aten::" +
                        r.op->name + " raised " + std::string(py::str(e.type().attr("__name__"))) + ": " +
-                       std::string(py::str(e.value()));
+                       std::string(py::str(e.value())) +
+                       (ends_program ? " (a kernel must not end the program; this call failed instead). This is a "
+                                       "bug in the backend's kernel: report it to the backend's vendor"
+                                     : "");
     py::raise_from(e, PyExc_RuntimeError, what.c_str());
     throw py::error_already_set();
   }
   if (res.ptr() == Py_NotImplemented) return false;
-  torch::jit::drop(*stack, n);
+  // What came back must convert to the schema's returns; anything else is the kernel's bug,
+  // reported as such (result_checks.h checks the converted values).
   const auto& rets = schema.returns();
+  auto bad = [&](const std::string& what) {
+    const torch::jit::Stack args(stack->begin() + static_cast<std::ptrdiff_t>(start), stack->end());
+    raise_bad_result(KernelCall{op, backend_slot(r.backend).name, r.op->name, args, -1, false}, what);
+  };
+  auto type_name = [](py::handle o) { return std::string(py::str(py::type::handle_of(o).attr("__name__"))); };
+  std::vector<py::object> values;
   if (rets.size() == 1) {
-    stack->push_back(torch::jit::toIValue(res, rets[0].type()));
+    values.push_back(res);
   } else if (rets.size() > 1) {
-    py::tuple t = res.cast<py::tuple>();
-    TORCH_CHECK(t.size() == rets.size(), "deeplink: kernel for aten::", op_name_of(schema), " returned ", t.size(),
-                " values, the schema has ", rets.size());
-    for (size_t i = 0; i < rets.size(); ++i) stack->push_back(torch::jit::toIValue(t[i], rets[i].type()));
+    if (!py::isinstance<py::tuple>(res) && !py::isinstance<py::list>(res))
+      bad("returned one " + type_name(res) + " where " + std::to_string(rets.size()) + " values are due (" +
+          schema.returns()[0].type()->annotation_str() + ", ...)");
+    py::sequence seq = py::reinterpret_borrow<py::sequence>(res);
+    if (seq.size() != rets.size())
+      bad("returned " + std::to_string(seq.size()) + " values where the schema has " + std::to_string(rets.size()));
+    for (size_t i = 0; i < rets.size(); ++i) values.push_back(seq[i]);
   }
+  torch::jit::Stack results;
+  for (size_t i = 0; i < values.size(); ++i) {
+    try {
+      results.push_back(torch::jit::toIValue(values[i], rets[i].type()));
+    } catch (const std::exception&) {
+      bad("returned " + type_name(values[i]) + (rets.size() > 1 ? " as result " + std::to_string(i) : "") +
+          " where the schema has " + rets[i].type()->annotation_str());
+    }
+  }
+  torch::jit::drop(*stack, n);
+  for (c10::IValue& v : results) stack->push_back(std::move(v));
   return true;
 }
 
@@ -731,12 +737,24 @@ bool run_kernel(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
   std::optional<c10::DeviceGuard> guard;
   if (device >= 0) guard.emplace(c10::Device(c10::DeviceType::PrivateUse1, static_cast<c10::DeviceIndex>(device)));
   check_overlap_like_aten(op, *stack, start, r.op->writes, r.op->lends_rng);
-  if (r.check_args) check_on_meta(op, *stack, start, r.op->lends_rng, r.op->no_meta);
-  if (r.ckernel) {
-    const CCall c = run_ckernel(*r.ckernel, op, stack);
-    if (c != CCall::Python) return c == CCall::Done;
+  VerdictPtr verdict;
+  if (r.check_args) verdict = check_on_meta(op, *stack, start, r.op->lends_rng, r.op->no_meta);
+  // A backend's kernel (not a decomposition): what it returns is checked (result_checks.h),
+  // against the arguments as they were passed.
+  const bool check_results = r.kind != Kind::Decomposed;
+  torch::jit::Stack args;
+  if (check_results) args.assign(stack->begin() + static_cast<std::ptrdiff_t>(start), stack->end());
+  bool done = false;
+  std::optional<CCall> c;
+  if (r.ckernel) c = run_ckernel(*r.ckernel, op, stack);
+  if (c && *c != CCall::Python) done = *c == CCall::Done;
+  else done = run_python(op, stack, r);
+  if (done && check_results) {
+    if (device < 0) device = current_device();
+    check_kernel_results(KernelCall{op, backend_slot(r.backend).name, r.op->name, args, device, r.op->lends_rng},
+                         *stack, verdict.get());
   }
-  return run_python(op, stack, r);
+  return done;
 }
 
 void router_fallback(const c10::OperatorHandle& op, c10::DispatchKeySet, torch::jit::Stack* stack) {
