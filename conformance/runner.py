@@ -137,8 +137,9 @@ def _run_locked(opts: RunOptions, out_dir: Path, files, cases, t_load: float, lo
     store = ResultStore(out_dir, _fingerprint(opts, files))
     if store.moved_aside:
         log(f"note: {out_dir / 'results.jsonl'} was from another configuration; kept as {store.moved_aside.name}")
-    todo = [c for c in cases if not store.done(c.id)]
-    if store.resumed:
+    # --case is a repro: the named cases run again even when the folder has their results.
+    todo = list(cases) if opts.case_ids else [c for c in cases if not store.done(c.id)]
+    if store.resumed and not opts.case_ids:
         log(f"resuming: {len(cases) - len(todo)} of {len(cases)} cases already done in {store.path}")
     progress = Progress(len(cases), len(cases) - len(todo), enabled=opts.progress,
                         label=f"conformance {opts.backend} ")
