@@ -2,6 +2,7 @@
 // mechanism lives here.
 #include "alias.h"
 #include "allocator.h"
+#include "check_cache.h"
 #include "device_state.h"
 #include "generator.h"
 #include "pinned_memory.h"
@@ -76,6 +77,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "-1: ask the backend per call; else a fixed sdp::SDPBackend value; then the value for a learnable mask");
   m.def("_set_route_resolver", [](py::object fn) { set_route_resolver(fn.ptr()); });
   m.def("_invalidate_routes", &invalidate_routes);
+  m.def("_set_check_cache", [](bool on) { set_verdict_cache_enabled(on); });
+  m.def("_check_cache_enabled", &verdict_cache_enabled);
+  m.def("_check_cache_size", &verdict_cache_size);
   m.def("_claim_ops", [](const std::vector<std::string>& names) { claim_ops(names); });
   m.def("_op_stats", [] {
     py::dict d;
