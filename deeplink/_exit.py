@@ -24,12 +24,18 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
+import threading
 
 import torch
 
 # How long exit waits for threads that are inside Python through the gate. They are usually out
 # within microseconds; only a thread stuck in a long Python call makes exit wait this long.
 GATE_WAIT_SECONDS = 10.0
+
+# How long exit waits for the autograd device threads to reach the drain's backward (normally
+# milliseconds: they only finish releasing the last graph).
+DRAIN_WAIT_SECONDS = 10.0
 
 _closers: list = []
 
@@ -65,11 +71,28 @@ def drain_autograd(device_count: int) -> None:
         engine.run_backward((leaf,), (torch.empty((), device=f"deeplink:{index}"),), False, False, (), True, True)
 
 
+def drain_with_deadline(device_count: int, seconds: float) -> bool:
+    """drain_autograd on a helper thread, waiting at most `seconds`: a device thread stuck in user
+    work (a backward still blocked in a collective after the main thread failed) must not turn
+    exit into a hang. False (with one line on stderr) when it did not finish in time."""
+    def drain():
+        try:
+            drain_autograd(device_count)
+        except Exception:  # noqa: BLE001  a broken backend must not turn a clean exit into a traceback
+            pass
+
+    thread = threading.Thread(target=drain, name="deeplink-exit-drain", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        print(f"deeplink: the autograd device thread was still busy {seconds:.0f} s into exit (a backward still "
+              "running?); exiting without waiting for it", file=sys.stderr)
+        return False
+    return True
+
+
 def at_exit(device_count) -> None:
-    try:
-        drain_autograd(device_count())
-    except Exception:  # noqa: BLE001  a broken backend must not turn a clean exit into a traceback
-        pass
+    drain_with_deadline(device_count(), DRAIN_WAIT_SECONDS)
     for close in _closers:
         close(GATE_WAIT_SECONDS)
 

@@ -98,3 +98,30 @@ def test_the_drain_never_starts_autograd_threads():
                "print('after', e.autograd_device_threads())\n")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "threads 0" in proc.stdout and "after 0" in proc.stdout, proc.stdout
+
+
+def test_a_busy_device_thread_does_not_hang_exit():
+    # A backward blocked on the device thread (here: a kernel that waits on an event nobody sets)
+    # while the main thread gives up: exit waits DRAIN_WAIT_SECONDS at most, then says so.
+    proc = run("""
+import threading, torch, deeplink, deeplink._exit as e
+e.DRAIN_WAIT_SECONDS = 1.0
+never = threading.Event()
+
+class Blocks(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+    @staticmethod
+    def backward(ctx, g):
+        never.wait()
+        return g
+
+x = torch.ones(3, device="deeplink", requires_grad=True)
+y = Blocks.apply(x).sum()
+threading.Thread(target=y.backward, daemon=True).start()
+import time; time.sleep(1.0)
+print("main done")
+""")
+    assert "main done" in proc.stdout, proc.stderr[-3000:]
+    assert "still busy" in proc.stderr, proc.stderr[-3000:]
