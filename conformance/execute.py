@@ -45,6 +45,11 @@ def _classify_exception(e: BaseException) -> str:
     text = f"{type(e).__name__}: {e}"
     if isinstance(e, RuntimeError) and text.split("\n", 1)[0].count("Could not run 'aten::"):
         return NOT_IMPLEMENTED
+    # The router rejected what the backend's kernel returned (wrong device, dtype, shape, ...;
+    # docs/reliability.md section 9): the kernel ran and its result is wrong, a mismatch.
+    if isinstance(e, RuntimeError) and "': its kernel for aten::" in text and " returned " in text \
+            and "This is a bug in the backend's kernel" in text:
+        return MISMATCH
     return ERROR
 
 

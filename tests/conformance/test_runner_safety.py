@@ -46,7 +46,8 @@ def test_a_result_on_the_wrong_device_is_a_mismatch(misbehaving_run):
     neg = [s for s in samples if s["op"] == "neg"]
     fwd = [s for s in neg if s["kind"] == "forward"]
     assert fwd and all(s["status"] == "mismatch" for s in fwd)
-    assert "output 0 is a cpu tensor where a deeplink tensor is due" in fwd[0]["message"]
+    # The router itself rejects the kernel's CPU tensor (docs/reliability.md, section 9).
+    assert "on cpu; it must be on the deeplink device" in fwd[0]["message"]
     assert fwd[0]["blame"]["ops"] == {"neg": "mismatch"}
     # The backward of neg runs neg too; autograd itself refuses the CPU gradient. Never a pass,
     # and blamed on neg.
