@@ -108,9 +108,11 @@ def _cmd_run(args) -> int:
     done = run(opts)
     s = done["report"]["summary"]
     print("cases: " + ", ".join(f"{k} {v}" for k, v in s["cases"]["by_status"].items()))
+    from .rollup import headline  # noqa: PLC0415
+
     for tier, c in s["op_coverage"].items():
-        a = c["all_dtypes"]
-        print(f"op coverage {tier}: {pct(a['coverage'])} ({a['pass']}/{a['ops']} ops, {a['tested']} tested)")
+        print(f"op coverage {tier}, all dtypes: {headline(c['all_dtypes'])} of {c['all_dtypes']['ops']} ops; "
+              + ", ".join(f"{d}: {headline(c[d])}" for d in opts.dtypes))
     for name, w in s["workload_coverage"].items():
         print(f"workload {name}: {pct(w['calls_fraction'])} of calls, {pct(w['flops_fraction'])} of FLOPs")
     for kind, path in done["paths"].items():
