@@ -37,8 +37,8 @@ def cpu_run(tmp_path_factory):
 PLANTED_OPS = (r"^(add|sum|abs|mul|cumsum|nn\.functional\.linear|_foreach_add_\.Scalar|_foreach_mul_\.Scalar|"
                r"neg|sub|div\.no_rounding_mode|exp|amax|mm|argmax|min\.reduction_with_dim|maximum|clamp|tanh|"
                r"nn\.functional\.embedding|embedding_dense_backward)$")
-# The default (fast) planted run: float32, the bugs of a few kinds.
-PLANTED_FAST_OPS = r"^(add|sum|abs|mul|cumsum|nn\.functional\.linear|_foreach_add_\.Scalar|_foreach_mul_\.Scalar|neg|argmax)$"
+# The default (fast) planted run: float32, bugs of a few kinds (no crash: each costs a worker restart).
+PLANTED_FAST_OPS = r"^(add|mul|neg|argmax|cumsum|_foreach_add_\.Scalar|_foreach_mul_\.Scalar)$"
 
 
 def _planted(tmp_path_factory, name: str, ops: str, dtypes: list[str]) -> dict:
