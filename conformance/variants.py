@@ -127,7 +127,7 @@ def rolled_up_under(variant: str, aten: list[str]) -> list[str]:
 
 def variant_cases(golden: dict, dtype: str, selected, skip_ops: set[str]):
     from .cases import Case  # noqa: PLC0415
-    from .names import normalise_all  # noqa: PLC0415
+    from deeplink.opset.names import from_traced_all  # noqa: PLC0415
     from .opinfo_db import PROCESSED_OUTPUT, op_db_by_key  # noqa: PLC0415
 
     db = op_db_by_key()
@@ -139,7 +139,7 @@ def variant_cases(golden: dict, dtype: str, selected, skip_ops: set[str]):
                   if "error" not in s and not s.get("processed") and _tensors(s)]
         for index in _spread(usable, SAMPLES_PER_OP):
             sample = entry["samples"][index]
-            aten = normalise_all(sample.get("aten", []))
+            aten = from_traced_all(sample.get("aten", []))
             for variant in applicable(sample, key, db[key]):
                 cid = f"variant/{variant}/{dtype}/{key}/{index}"
                 payload = {"id": cid, "source": "variant", "kind": "forward", "variant": variant,
