@@ -23,7 +23,7 @@ def bare_opinfo_loop() -> dict:
     import torch
     from torch.testing._internal.common_methods_invocations import op_db
 
-    from deeplink.conformance.names import opinfo_key, opinfo_seed
+    from deeplink.conformance.opinfo_db import draw_samples, opinfo_key
 
     samples = errors = 0
     t0 = time.perf_counter()
@@ -32,15 +32,11 @@ def bare_opinfo_loop() -> dict:
         for op in op_db:
             if torch.float32 not in op.supported_dtypes("cpu"):
                 continue
-            key = opinfo_key(op.name, op.variant_test_name)
-            torch.manual_seed(opinfo_seed(key))
             try:
-                drawn = list(op.sample_inputs("cpu", torch.float32, requires_grad=False))
+                drawn = draw_samples(op, opinfo_key(op.name, op.variant_test_name), torch.float32,
+                                     requires_grad=False)
             except Exception:  # noqa: BLE001
                 continue
-            n = len(drawn)
-            if n > 48:
-                drawn = [drawn[int(i * n / 48)] for i in range(48)]
             for s in drawn:
                 try:
                     op(s.input, *s.args, **s.kwargs)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 
 from .golden import FORWARD, GRADIENTS
-from .names import normalise_all
+from deeplink.opset.names import from_traced_all
 from .nondeterminism import draws_dropout, touches_random
 from .statuses import SKIP
 
@@ -45,7 +45,7 @@ def _opinfo_cases(golden: dict, kind: str, dtype: str, selected, nondeterministi
         if not selected(key):
             continue
         for index, sample in enumerate(entry["samples"]):
-            aten = normalise_all(sample.get("aten_backward" if kind == GRADIENTS else "aten", []))
+            aten = from_traced_all(sample.get("aten_backward" if kind == GRADIENTS else "aten", []))
             nondet = (bool(entry.get("nondeterministic")) or key in nondeterministic or touches_random(aten)
                       or draws_dropout(sample))
             cid = case_id("opinfo", kind, dtype, key, index)
@@ -96,7 +96,7 @@ def build_cases(goldens: dict, dtypes: list[str], ops: str | None = None,
             continue
         for k, e in g["ops"].items():
             ran = [s for s in e["samples"] if "error" not in s]
-            if e.get("nondeterministic") or (ran and all(touches_random(normalise_all(s["aten"])) for s in ran)):
+            if e.get("nondeterministic") or (ran and all(touches_random(from_traced_all(s["aten"])) for s in ran)):
                 nondeterministic.add(k)
     cases: list[Case] = []
     for dtype in dtypes:

@@ -21,7 +21,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_map
 
-from .names import of_op
+from deeplink.opset.names import from_op
 
 
 def is_view_op(func) -> bool:
@@ -38,7 +38,7 @@ class RecordMode(TorchDispatchMode):
         self.raised_in: str | None = None
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = of_op(func)
+        name = from_op(func)
         if name not in self.seen:
             self.seen.append(name)
             if is_view_op(func):
@@ -68,7 +68,7 @@ class SubstituteMode(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if of_op(func) not in self.names:
+        if from_op(func) not in self.names:
             return func(*args, **kwargs)
         cpu_args, cpu_kwargs = tree_map(_to("cpu"), (args, kwargs))
         if "device" in cpu_kwargs and cpu_kwargs["device"] is not None:
@@ -102,7 +102,7 @@ class TraceMode(TorchDispatchMode):
         self.fd = fd
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = of_op(func)
+        name = from_op(func)
         os.write(self.fd, f"> {name}\n".encode())
         out = func(*args, **(kwargs or {}))
         os.write(self.fd, f"< {name}\n".encode())
@@ -130,7 +130,7 @@ class OverrideMode(TorchDispatchMode):
         self.calls: dict[str, int] = {}
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = of_op(func)
+        name = from_op(func)
         fn = self.kernels.get(name)
         if fn is None or name in self.disabled:
             return func(*args, **(kwargs or {}))

@@ -11,10 +11,9 @@ import functools
 
 import torch
 
-from .names import opinfo_key, opinfo_seed
 from .tolerance import OPINFO_TEST_CLASSES
 
-MAX_SAMPLES = 48   # the golden recorder's cap per OpInfo (golden README)
+MAX_SAMPLES = 48   # the golden sampling rule's cap per OpInfo (see draw_samples)
 
 # OpInfos whose samples carry a non-identity `output_process_fn_grad` (it normalises sign or
 # ordering ambiguities, or keeps only some outputs); the golden `out` went through it. Found by
@@ -25,6 +24,24 @@ PROCESSED_OUTPUT = frozenset({
     "lu_unpack", "svd", "svd_lowrank", "pca_lowrank", "to_sparse", "linalg.eig", "linalg.eigh",
     "linalg.eigvalsh", "linalg.lu_factor", "linalg.lu_factor_ex", "linalg.lu", "linalg.svd",
 })
+
+
+def opinfo_key(name: str, variant: str) -> str:
+    """The golden data's key for an OpInfo: `op.name` plus `.variant_test_name` when set."""
+    return f"{name}.{variant}" if variant else name
+
+
+def opinfo_seed(key: str) -> int:
+    """The seed set before drawing an OpInfo's samples (the golden sampling rule, draw_samples)."""
+    return sum((i + 1) * ord(c) for i, c in enumerate(key)) % 2**31
+
+
+def spread(items: list, limit: int = MAX_SAMPLES) -> list:
+    """At most `limit` items, evenly spread over the list: the ones at indices int(i * n / limit)."""
+    n = len(items)
+    if n <= limit:
+        return items
+    return [items[int(i * n / limit)] for i in range(limit)]
 
 
 @functools.lru_cache(maxsize=1)
@@ -47,13 +64,12 @@ def has_identity_output_process(sample) -> bool:
 
 
 def draw_samples(op, key: str, dtype: torch.dtype, requires_grad: bool) -> list:
-    """Samples exactly as the golden recorder drew them (before it dropped oversized ones)."""
+    """The golden sampling rule, the one place it is written (docs/conformance.md): seed torch with
+    opinfo_seed(KEY), draw `op.sample_inputs("cpu", dtype, requires_grad=...)`, keep at most
+    MAX_SAMPLES spread evenly over them. The recorder (record.py) then drops samples over 64 KiB of
+    input; replay (output_process.py) and the benchmark draw the same list to find each sample again."""
     torch.manual_seed(opinfo_seed(key))
-    samples = list(op.sample_inputs("cpu", dtype, requires_grad=requires_grad))
-    n = len(samples)
-    if n > MAX_SAMPLES:
-        samples = [samples[int(i * n / MAX_SAMPLES)] for i in range(MAX_SAMPLES)]
-    return samples
+    return spread(list(op.sample_inputs("cpu", dtype, requires_grad=requires_grad)))
 
 
 def tolerance_overrides(op, dtype: torch.dtype) -> dict:

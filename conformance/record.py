@@ -2,10 +2,9 @@
 for every dtype asked (default float32, bfloat16, float16) and both kinds (outputs, gradients).
 
 Same format and sampling as the shipped H100 files (conformance/golden.py, golden README):
-for every OpInfo that supports `dtype` on the device, `torch.manual_seed(seed(KEY))`, draw
-`op.sample_inputs("cpu", dtype)`, keep at most 48 at indices int(i*n/48), drop samples over
-64 KiB of input, run each on the device under a TorchDispatchMode that records the aten
-overloads reached, pass the output through the sample's `output_process_fn_grad`, store inputs
+for every OpInfo that supports `dtype` on the device, draw its samples by the golden sampling
+rule (opinfo_db.draw_samples), drop samples over 64 KiB of input, run each on the device under
+a TorchDispatchMode that records the aten overloads reached, pass the output through the sample's `output_process_fn_grad`, store inputs
 and outputs as CPU tensors. New fields (older readers ignore them): per sample `processed`
 (the output went through a non-identity output_process_fn_grad), per file `meta.kind`.
 
@@ -36,10 +35,9 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
-from .names import opinfo_key, opinfo_seed
 from .nondeterminism import touches_random
+from .opinfo_db import draw_samples, has_identity_output_process, opinfo_key, opinfo_seed
 
-MAX_SAMPLES = 48
 MAX_INPUT_BYTES = 64 * 1024
 # OpInfos whose values are unspecified (memory contents) or random by contract.
 UNSPECIFIED_VALUE_OPS = {"empty", "empty_like", "new_empty", "new_empty_strided", "empty_strided",
@@ -97,16 +95,8 @@ def _storable(entry: dict, aten_key: str) -> dict:
         return {"error": f"{type(e).__name__}: {e}"[:2000], aten_key: entry.get(aten_key, [])}
 
 
-def _identity(sample) -> bool:
-    return "SampleInput.__init__" in getattr(sample.output_process_fn_grad, "__qualname__", "")
-
-
 def record_forward(op, key: str, dtype: torch.dtype, device: str, stats: dict) -> list[dict]:
-    torch.manual_seed(opinfo_seed(key))
-    samples = list(op.sample_inputs("cpu", dtype, requires_grad=False))
-    n = len(samples)
-    if n > MAX_SAMPLES:
-        samples = [samples[int(i * n / MAX_SAMPLES)] for i in range(MAX_SAMPLES)]
+    samples = draw_samples(op, key, dtype, requires_grad=False)
     out = []
     for sample in samples:
         if _input_bytes(sample) > MAX_INPUT_BYTES:
@@ -121,7 +111,8 @@ def record_forward(op, key: str, dtype: torch.dtype, device: str, stats: dict) -
             with recorder:
                 result = op(inp, *args, **_device_kwargs(kwargs, device))
             result = sample.output_process_fn_grad(result)
-            entry.update({"out": _cpu(result), "aten": recorder.ops, "processed": not _identity(sample)})
+            entry.update({"out": _cpu(result), "aten": recorder.ops,
+                          "processed": not has_identity_output_process(sample)})
             stats["ok"] += 1
         except Exception as e:  # noqa: BLE001  (an error is CUDA's answer too; stored as such)
             entry = {"error": f"{type(e).__name__}: {e}"[:2000], "aten": recorder.ops}
@@ -131,11 +122,7 @@ def record_forward(op, key: str, dtype: torch.dtype, device: str, stats: dict) -
 
 
 def record_gradients(op, key: str, dtype: torch.dtype, device: str, stats: dict) -> list[dict]:
-    torch.manual_seed(opinfo_seed(key))
-    samples = list(op.sample_inputs("cpu", dtype, requires_grad=True))
-    n = len(samples)
-    if n > MAX_SAMPLES:
-        samples = [samples[int(i * n / MAX_SAMPLES)] for i in range(MAX_SAMPLES)]
+    samples = draw_samples(op, key, dtype, requires_grad=True)
     out = []
     g = torch.Generator().manual_seed(opinfo_seed(key) + 1)
     for sample in samples:
@@ -161,7 +148,8 @@ def record_gradients(op, key: str, dtype: torch.dtype, device: str, stats: dict)
             out.append(_storable({"input": stored[0], "args": stored[1], "kwargs": stored[2],
                                   "grad_outputs": grad_outputs,
                                   "grads": [x.detach().cpu() if x is not None else None for x in grads],
-                                  "aten_backward": recorder.ops, "processed": not _identity(sample)},
+                                  "aten_backward": recorder.ops,
+                                  "processed": not has_identity_output_process(sample)},
                                  "aten_backward"))
             stats["ok"] += 1
         except Exception as e:  # noqa: BLE001
@@ -231,8 +219,8 @@ def _check_autograd_usable(device_type: str) -> None:
             "a fresh interpreter that never imports deeplink")
 
 
-# Bootstraps this folder as a package under another name, so record.py and its two helpers load
-# without importing deeplink (the folder is `deeplink.conformance` when installed).
+# Bootstraps this folder as a package under another name, so record.py and the helpers it imports
+# (opinfo_db, tolerance, nondeterminism: torch only) load without importing deeplink (the folder is `deeplink.conformance` when installed).
 _CLEAN_BOOT = """
 import json, sys, types
 pkg = types.ModuleType("_dl_conformance")

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from .dispatch_modes import OverrideMode, SubstituteMode
-from .names import overload_name
+from deeplink.opset.names import normalise
 
 REFERENCE = "reference"
 
@@ -113,9 +113,7 @@ class DeeplinkTarget:
         out = {"native": [], "decomposed": [], "fallback": []}
         dtypes = {}
         for raw, counts in self.dl.op_stats().items():
-            name = overload_name(raw)
-            if name is None:
-                continue
+            name = normalise(raw)
             for route in out:
                 if counts.get(route, 0):
                     out[route].append(name)

@@ -45,6 +45,17 @@ def from_traced(name: str) -> str | None:
     return overload_name(base, overload)
 
 
+def from_traced_all(names) -> list[str]:
+    """`from_traced` over a list (a golden sample's `aten` field): non-aten names dropped, each name
+    once, in first-seen order."""
+    out: list[str] = []
+    for raw in names:
+        name = from_traced(raw)
+        if name is not None and name not in out:
+            out.append(name)
+    return out
+
+
 def from_op(op) -> str:
     """The overload name of a `torch._ops.OpOverload` (e.g. `torch.ops.aten.add.Tensor`)."""
     schema = op._schema
