@@ -44,9 +44,11 @@ def _register_device() -> None:
     torch._register_device_module(DEVICE, device_module)
     torch.utils.generate_methods_for_privateuse1_backend(for_tensor=True, for_module=True, for_storage=True)
     _C._set_route_resolver(_dispatcher.resolve)
-    from . import compile, process_sharing
+    _C._set_check_cache(_dispatcher.CHECK_CACHE)
+    from . import _exit, compile, process_sharing
     process_sharing.install()
     compile.install()
+    _exit.install(_C)
 
 
 def use(name: str) -> None:

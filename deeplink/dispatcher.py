@@ -24,6 +24,9 @@ FALLBACK_MODES = ("warn", "error", "silent")
 _mode = None
 _forced: re.Pattern | None | bool = False   # False: DEEPLINK_FORCE_FALLBACK not read yet
 _argument_checks = os.environ.get("DEEPLINK_ARGUMENT_CHECKS", "1") != "0"
+# Verdicts of those checks are remembered per call signature (csrc/shim/check_cache.h);
+# DEEPLINK_CHECK_CACHE=0 turns that off, and every checked call runs its meta check again.
+CHECK_CACHE = os.environ.get("DEEPLINK_CHECK_CACHE", "1") != "0"
 _in_decomposition = threading.local()
 # Ops the router is registered for: the union of ops_to_claim() over the backends activated so far
 # (claims are never withdrawn; see claim_ops in csrc/shim/router.cpp).

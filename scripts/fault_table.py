@@ -9,7 +9,8 @@ table in that page ("fault injected | result").
         python scripts/fault_table.py --compare before.json   # "fault | before | after" (as in the docs)
 
 scripts/fault_table_before.json is the "before" column of docs/reliability.md: `--tree` on a
-checkout of main at b7ffa45 (before the reliability work) with `--json`.
+checkout of main at b7ffa45 (before the reliability work) with `--json`; its "kernel-" rows were
+measured on 71a6659, the last commit before the router checked what kernels return (`--only kernel-`).
 
 Every scenario runs in its own subprocess with a timeout, so a crash or a hang is a result
 ("crash: SIGSEGV", "hang: killed after 60 s"), not the end of the run. The scenarios use only the
@@ -152,6 +153,42 @@ scenario("ckernel-empty-view", "C kernel called on `x[6:]` (empty view at offset
     except Exception as e:
         print("RESULT:", first(e, 70))
 """, plugins=True)
+
+# ---------------------------------------------------------------- what backend kernels return
+# A plugin's Python kernel returns something wrong; the scenario calls the op and says what came
+# back (or the error). "kernel-" rows: (name, fault, op, kernel, the call).
+_host = "deeplink.host_view"
+for _name, _fault, _op, _kernel, _call in (
+    ("kernel-wrong-device", "a plugin's Python kernel for `x + y` returns a CPU tensor", "add.Tensor",
+     "lambda self, other, alpha=1: torch.ones(4)", "x + y"),
+    ("kernel-wrong-shape", "a plugin's Python kernel for `x + y` returns a tensor of the wrong shape", "add.Tensor",
+     "lambda self, other, alpha=1: torch.ones(2, device='deeplink')", "x + y"),
+    ("kernel-wrong-dtype", "a plugin's Python kernel for `x + y` (float32) returns float64", "add.Tensor",
+     "lambda self, other, alpha=1: torch.ones(4, dtype=torch.float64, device='deeplink')", "x + y"),
+    ("kernel-none", "a plugin's Python kernel for `x + y` returns None", "add.Tensor",
+     "lambda self, other, alpha=1: None", "x + y"),
+    ("kernel-count", "a plugin's Python kernel for `x.max(0)` returns one tensor, not (values, indices)", "max.dim",
+     "lambda self, dim, keepdim=False: torch.ones((), device='deeplink')", "x.max(0)"),
+    ("kernel-input-returned", "a plugin's Python kernel for `x + y` returns its input `x`", "add.Tensor",
+     f"lambda self, other, alpha=1: ({_host}(self).add_({_host}(other)), self)[1]", "x + y"),
+    ("kernel-new-for-inplace", "a plugin's Python kernel for `x.add_(y)` returns a new tensor, leaving x", "add_.Tensor",
+     "lambda self, other, alpha=1: torch.full((4,), 2.0, device='deeplink')", "x.add_(y)"),
+    ("kernel-systemexit", "a plugin's Python kernel for `x + y` raises SystemExit", "add.Tensor",
+     "lambda self, other, alpha=1: sys.exit(3)", "x + y"),
+):
+    scenario(_name, _fault, f"""
+        deeplink.register_backend(TableBackend("bad", {{{_op!r}: PythonKernel({_kernel})}}))
+        deeplink.use("bad")
+        x, y = torch.ones(4, device="deeplink"), torch.ones(4, device="deeplink")
+        try:
+            r = {_call}
+        except Exception as e:
+            print("RESULT:", first(e, 110))
+        else:
+            what = [f"{{t.dtype}} {{tuple(t.shape)}} on {{t.device}}" + (" (x itself)" if t is x else "")
+                    if isinstance(t, torch.Tensor) else repr(t) for t in (r if isinstance(r, tuple) else (r,))]
+            print("RESULT: no error; returned", ", ".join(what), "; x =", x.cpu().tolist())
+    """, plugins=True)
 
 # ---------------------------------------------------------------- concurrency
 scenario("switch-race", "4 threads run ops while 2 threads switch cpu <-> a Python-kernel backend, "

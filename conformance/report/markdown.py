@@ -24,6 +24,22 @@ def _coverage_table(summary: dict, dtypes: list[str]) -> list[str]:
     return lines + [""]
 
 
+def memory_lines(memory: dict) -> list[str]:
+    """Workers' memory (conformance/pool.py): what was measured, flagged cases, recycled workers."""
+    if not memory.get("measured_cases"):
+        return []
+    flagged, events = memory.get("flagged_cases", []), memory.get("worker_events", [])
+    out = ["## Memory", "",
+           f"Worker memory measured around {memory['measured_cases']} cases; the largest growth in one case "
+           f"was {memory.get('max_case_growth_mb')} MiB. Cases growing their worker by more than "
+           f"{memory.get('flag_above_mb'):g} MiB: {len(flagged)}. Workers whose memory doubled: {len(events)}.", ""]
+    out += [f"- flagged: `{cid}`" for cid in flagged[:50]]
+    if len(flagged) > 50:
+        out.append(f"- ... {len(flagged) - 50} more in report.json (summary.memory.flagged_cases)")
+    out += [f"- {e['message']}" for e in events]
+    return out + [""]
+
+
 def render_markdown(report: dict) -> str:
     s = report["summary"]
     dtypes = report["options"]["dtypes"]
@@ -59,6 +75,8 @@ def render_markdown(report: dict) -> str:
     t = s["timings"]
     out += [f"Timings: load {t.get('load_s')} s, run {t.get('run_s')} s, "
             f"{t.get('cases_run_now')} cases run now, {t.get('cases_resumed')} resumed.", ""]
+
+    out += memory_lines(s.get("memory") or {})
 
     failing_ops = [o for o in report["ops"] if o["status"] not in (PASS, "untested", "skip")]
     out += [f"## Ops that do not pass ({len(failing_ops)})", "",

@@ -96,8 +96,10 @@ bool meta_cannot_judge(const std::string& message) {
 }
 
 // Runs the call once on a CPU mirror of its arguments (data copied, nothing written back), so that
-// whatever ATen's CPU kernel raises propagates. False when the CPU cannot run it at all.
-bool run_on_cpu_mirror(const c10::OperatorHandle& op, const torch::jit::Stack& stack, size_t start, bool lends_rng) {
+// whatever ATen's CPU kernel raises propagates. False when the CPU cannot run it at all. With
+// `outputs`, the metadata of what it returned.
+bool run_on_cpu_mirror(const c10::OperatorHandle& op, const torch::jit::Stack& stack, size_t start, bool lends_rng,
+                       OutputMeta* outputs = nullptr) {
   const size_t n = op.schema().arguments().size();
   HostMirror mirror;
   for_each_tensor(stack, start, n, [&](const at::Tensor& t, size_t) { mirror.add(t); });
@@ -112,6 +114,7 @@ bool run_on_cpu_mirror(const c10::OperatorHandle& op, const torch::jit::Stack& s
   } catch (const c10::NotImplementedError&) {
     return false;  // no CPU kernel, or not for this dtype: nothing to compare with
   }
+  if (outputs) *outputs = output_meta(op.schema(), dry);
   return true;
 }
 
@@ -140,10 +143,15 @@ void check_overlap_like_aten(const c10::OperatorHandle& op, const torch::jit::St
   if (overlap) run_on_cpu_mirror(op, stack, start, lends_rng);
 }
 
-void check_on_meta(const c10::OperatorHandle& op, const torch::jit::Stack& stack, size_t start, bool lends_rng,
-                   std::atomic<bool>& no_meta) {
-  if (no_meta.load(std::memory_order_relaxed)) return;
+VerdictPtr check_on_meta(const c10::OperatorHandle& op, const torch::jit::Stack& stack, size_t start,
+                         bool lends_rng, std::atomic<bool>& no_meta) {
+  if (no_meta.load(std::memory_order_relaxed)) return nullptr;
   const size_t n = op.schema().arguments().size();
+  CallKey key;
+  const bool cached = verdict_cache_enabled() && call_signature(op, stack, start, n, key);
+  if (cached) {
+    if (VerdictPtr v = cached_verdict(key)) return v;
+  }
   c10::SmallVector<std::pair<c10::StorageImpl*, c10::Storage>, 4> storages;
   c10::SmallVector<std::pair<c10::TensorImpl*, at::Tensor>, 4> twins;
   auto twin = [&](const at::Tensor& t) -> at::Tensor {
@@ -173,12 +181,20 @@ void check_on_meta(const c10::OperatorHandle& op, const torch::jit::Stack& stack
   // A meta kernel is only a first opinion: when it objects, the CPU kernel (on a mirror of the
   // data) has the last word, and its exception is the one raised. The meta objection stands
   // alone only when the CPU cannot run the call; a call the CPU accepts goes on to the kernel.
+  // Neither outcome is cached: the CPU's answer depends on the data.
+  auto verdict = std::make_shared<CheckVerdict>();
   try {
     op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::Meta), &meta);
+    verdict->judged = true;
+    verdict->outputs = output_meta(op.schema(), meta);
   } catch (const c10::NotImplementedError& e) {
     if (mentions(e.what(), {"could not run"})) no_meta.store(true, std::memory_order_relaxed);  // no meta kernel
+    return nullptr;
   } catch (const c10::Error& e) {
-    if (!meta_cannot_judge(e.what_without_backtrace()) && !run_on_cpu_mirror(op, stack, start, lends_rng)) throw;
+    if (!meta_cannot_judge(e.what_without_backtrace())) {
+      if (!run_on_cpu_mirror(op, stack, start, lends_rng)) throw;
+      return nullptr;
+    }
   } catch (py::error_already_set& e) {  // a meta kernel written in Python
     bool judged;
     {
@@ -188,8 +204,25 @@ void check_on_meta(const c10::OperatorHandle& op, const torch::jit::Stack& stack
                                                                          "unsupportedoperator"}) &&
                !meta_cannot_judge(std::string(py::str(e.value())));
     }
-    if (judged && !run_on_cpu_mirror(op, stack, start, lends_rng)) throw;
+    if (judged) {
+      if (!run_on_cpu_mirror(op, stack, start, lends_rng)) throw;
+      return nullptr;
+    }
   }
+  // Accepted, or "cannot judge without data": both follow from the signature alone.
+  if (cached) remember_verdict(key, verdict);
+  return verdict;
+}
+
+std::optional<OutputMeta> cpu_output_meta(const c10::OperatorHandle& op, const torch::jit::Stack& stack,
+                                          size_t start, bool lends_rng) {
+  OutputMeta outputs;
+  try {
+    if (!run_on_cpu_mirror(op, stack, start, lends_rng, &outputs)) return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  return outputs;
 }
 
 }  // namespace deeplink

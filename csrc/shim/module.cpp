@@ -2,9 +2,11 @@
 // mechanism lives here.
 #include "alias.h"
 #include "allocator.h"
+#include "check_cache.h"
 #include "device_state.h"
 #include "generator.h"
 #include "pinned_memory.h"
+#include "python_gate.h"
 #include "router.h"
 #include "runtime.h"
 #include "storage_ops.h"
@@ -33,6 +35,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   register_backend_meta();
   register_profiler();
 
+  m.def("_close_python_gate", &close_python_gate, py::arg("seconds"),
+        "at exit: refuse the GIL to non-Python threads from now on, after waiting up to `seconds` for those "
+        "inside (python_gate.h); True if none was left inside");
   m.def("_host_runtime_table", [] { return reinterpret_cast<uintptr_t>(host_runtime_table()); },
         "Address of the CPU reference backend's dl_runtime_v1 table.");
 
@@ -72,6 +77,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         "-1: ask the backend per call; else a fixed sdp::SDPBackend value; then the value for a learnable mask");
   m.def("_set_route_resolver", [](py::object fn) { set_route_resolver(fn.ptr()); });
   m.def("_invalidate_routes", &invalidate_routes);
+  m.def("_set_check_cache", [](bool on) { set_verdict_cache_enabled(on); });
+  m.def("_check_cache_enabled", &verdict_cache_enabled);
+  m.def("_check_cache_size", &verdict_cache_size);
   m.def("_claim_ops", [](const std::vector<std::string>& names) { claim_ops(names); });
   m.def("_op_stats", [] {
     py::dict d;
