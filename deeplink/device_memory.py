@@ -3,7 +3,6 @@ allocator (flat `memory_stats()` keys named as CUDA's), a printable summary, fre
 memory, raw allocations through the cache, and pinned host memory."""
 from __future__ import annotations
 
-import collections
 
 import torch
 

@@ -21,7 +21,7 @@ import importlib.metadata
 import os
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .backend import ABI_VERSION, Availability, Backend
 
