@@ -235,6 +235,11 @@ def _cmd_run(args) -> int:
         print(f"deeplink conformance run: stopped by {name}: {e.finished} of {e.total} cases finished, results in "
               f"{e.results}; resume with: {opts.command}", file=sys.stderr)
         return interrupts.exit_code()
+    except KeyboardInterrupt:        # while loading golden data or writing the reports
+        name = interrupts.signal.Signals(interrupts.received or interrupts.signal.SIGINT).name
+        print(f"deeplink conformance run: stopped by {name} outside the case loop; results so far (if any) in "
+              f"{opts.out_dir / 'results.jsonl'}; resume with: {opts.command}", file=sys.stderr)
+        return interrupts.exit_code()
     s = done["report"]["summary"]
     print("cases: " + ", ".join(f"{k} {v}" for k, v in s["cases"]["by_status"].items()))
     for tier, c in s["op_coverage"].items():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..statuses import ALL, PASS
+from .repro import repro_prefix
 
 MAX_FAILURES = 200
 
@@ -99,14 +100,15 @@ def render_markdown(report: dict) -> str:
     for x in loose[:60]:
         out.append(f"- `{x['id']}` {x['status']}: {(x.get('message') or '')[:200]}")
     failures = [x for x in report["samples"] if x["status"] not in (PASS, "skip")]
-    out += ["", f"## Failing samples ({len(failures)})", "", "| case | status | blamed | detail |",
-            "|---|---|---|---|"]
+    out += ["", f"## Failing samples ({len(failures)})", "",
+            f"Rerun one: `{repro_prefix(report)} CASE`. report.html lists all of them, filterable.", "",
+            "| case | status | blamed | detail |", "|---|---|---|---|"]
     for x in failures[:MAX_FAILURES]:
         blamed = ", ".join(f"{k}: {v}" for k, v in ((x.get("blame") or {}).get("ops") or {}).items())
         detail = (x.get("message") or "").replace("|", "\\|").replace("\n", " ")[:160]
         out.append(f"| `{x['id']}` | {x['status']} | {blamed or (x.get('blame') or {}).get('method', '')} | {detail} |")
     if len(failures) > MAX_FAILURES:
-        out.append(f"| ... {len(failures) - MAX_FAILURES} more in report.json | | | |")
+        out.append(f"| ... {len(failures) - MAX_FAILURES} more in report.html and report.json | | | |")
     tol = report["tolerance"]
     out += ["", "## What \"pass\" meant", "", f"- element rule: {tol['element_rule']}",
             f"- tensor rule: {tol['tensor_rule']}",
