@@ -112,3 +112,21 @@ def test_inplace_variant_needs_self_written_and_returned():
     stale = {"self": program.inputs[0].clone(), "returned_self": False}
     problems = program.check(stale).problems
     assert any("did not return self" in p for p in problems) and len(problems) >= 2
+
+
+def test_sparse_inputs_get_no_variants():
+    sample = {"input": torch.eye(3).to_sparse(), "args": (), "kwargs": {}}
+    assert variants.applicable(sample, "to_dense", None) == []
+    dense = {"input": torch.eye(3), "args": (), "kwargs": {}}
+    assert "strided" in variants.applicable(dense, "neg", None)
+
+
+def test_a_variant_aten_cpu_refuses_is_skip_not_error():
+    from deeplink.conformance.case_errors import SkipCase
+    from deeplink.conformance.programs import build
+
+    case = next(c for c in _variant_payloads("mul") if c.payload["variant"] == "inplace")
+    payload = dict(case.payload, sample=dict(case.payload["sample"], input=torch.zeros(0, 1, 3),
+                                             args=(torch.ones(0, 10, 3),)))
+    with pytest.raises(SkipCase, match="ATen CPU refuses the inplace variant"):
+        build(payload)
