@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from ..statuses import CRASH, ERROR, FALLBACK, MISMATCH, NOT_IMPLEMENTED, SKIP, TIMEOUT
+from .repro import repro_command, repro_prefix
 
 FAILURE, ERRORS, SKIPPED = {MISMATCH, NOT_IMPLEMENTED}, {ERROR, CRASH, TIMEOUT}, {SKIP, FALLBACK}
 
@@ -28,6 +29,7 @@ def junit_tree(report: dict) -> ET.ElementTree:
     for sample in report["samples"]:
         suites[_suite_name(sample["id"])].append(sample)
     totals = defaultdict(int)
+    prefix = repro_prefix(report)
     for name, samples in suites.items():
         counts = {"tests": len(samples),
                   "failures": sum(s["status"] in FAILURE for s in samples),
@@ -44,7 +46,7 @@ def junit_tree(report: dict) -> ET.ElementTree:
             status, message = s["status"], str(s.get("message") or s["status"])
             blamed = ", ".join(f"{op}: {v}" for op, v in ((s.get("blame") or {}).get("ops") or {}).items())
             detail = "\n".join(x for x in (message, f"blamed: {blamed}" if blamed else "",
-                                           f"repro: deeplink conformance run --backend {backend} --case {s['id']}")
+                                           f"repro: {repro_command(report, s['id'], prefix)}")
                                if x)
             if status in FAILURE:
                 ET.SubElement(case, "failure", type=status, message=message[:500]).text = detail

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..statuses import ALL, PASS
+from .repro import repro_prefix
 
 MAX_FAILURES = 200
 
@@ -14,14 +15,17 @@ def _coverage_table(summary: dict, dtypes: list[str]) -> list[str]:
     cov = summary["op_coverage"]
     if not cov:
         return ["(no tier data)", ""]
-    head = "| tier | ops | tested | all dtypes | " + " | ".join(dtypes) + " |"
-    lines = [head, "|" + "---|" * (4 + len(dtypes))]
+    from ..rollup import headline  # noqa: PLC0415
+
+    head = "| tier | ops | all dtypes | " + " | ".join(dtypes) + " |"
+    lines = [head, "|" + "---|" * (3 + len(dtypes))]
     for tier, c in cov.items():
         a = c["all_dtypes"]
-        cells = [f"{pct(c[d]['coverage'])} ({c[d]['pass']})" for d in dtypes]
-        lines.append(f"| {tier} | {a['ops']} | {a['tested']} | **{pct(a['coverage'])}** ({a['pass']}) | "
-                     + " | ".join(cells) + " |")
-    return lines + [""]
+        cells = [headline(c[d]) for d in dtypes]
+        lines.append(f"| {tier} | {a['ops']} | **{headline(a)}** | " + " | ".join(cells) + " |")
+    return lines + ["", "Each cell: passing / ops of the tier, then pass / tested / untested. \"All dtypes\" "
+                    "counts an op only when it passed in every dtype; an op untested in one dtype is untested "
+                    "there.", ""]
 
 
 def memory_lines(memory: dict) -> list[str]:
@@ -99,14 +103,15 @@ def render_markdown(report: dict) -> str:
     for x in loose[:60]:
         out.append(f"- `{x['id']}` {x['status']}: {(x.get('message') or '')[:200]}")
     failures = [x for x in report["samples"] if x["status"] not in (PASS, "skip")]
-    out += ["", f"## Failing samples ({len(failures)})", "", "| case | status | blamed | detail |",
-            "|---|---|---|---|"]
+    out += ["", f"## Failing samples ({len(failures)})", "",
+            f"Rerun one: `{repro_prefix(report)} CASE`. report.html lists all of them, filterable.", "",
+            "| case | status | blamed | detail |", "|---|---|---|---|"]
     for x in failures[:MAX_FAILURES]:
         blamed = ", ".join(f"{k}: {v}" for k, v in ((x.get("blame") or {}).get("ops") or {}).items())
         detail = (x.get("message") or "").replace("|", "\\|").replace("\n", " ")[:160]
         out.append(f"| `{x['id']}` | {x['status']} | {blamed or (x.get('blame') or {}).get('method', '')} | {detail} |")
     if len(failures) > MAX_FAILURES:
-        out.append(f"| ... {len(failures) - MAX_FAILURES} more in report.json | | | |")
+        out.append(f"| ... {len(failures) - MAX_FAILURES} more in report.html and report.json | | | |")
     tol = report["tolerance"]
     out += ["", "## What \"pass\" meant", "", f"- element rule: {tol['element_rule']}",
             f"- tensor rule: {tol['tensor_rule']}",

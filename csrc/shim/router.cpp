@@ -8,6 +8,7 @@
 #include "device_state.h"
 #include "generator.h"
 #include "host_mirror.h"
+#include "layouts.h"
 #include "profiler.h"
 #include "python_gate.h"
 #include "result_checks.h"
@@ -503,6 +504,7 @@ void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, co
     op.redispatchBoxed(c10::DispatchKeySet(aten == c10::DeviceType::CUDA ? c10::DispatchKey::CUDA : c10::DispatchKey::CPU),
                        stack);
   }
+  require_strided_results(op, *stack, backend_slot(r.backend).name);  // x.to_sparse(): a clear error
   std::vector<at::Tensor> written;
   for (const Converted& c : conv)
     if (c.write) written.push_back(c.orig);
@@ -558,6 +560,7 @@ void run_cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, c
   } else {
     op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::CPU), stack);
   }
+  require_strided_results(op, *stack, backend_slot(r.backend).name);  // x.to_sparse(): a clear error
   c10::SmallVector<at::Tensor, 4> written;
   for (const Converted& c : conv)
     if (c.write) written.push_back(c.orig);

@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-import torch
-
-from deeplink.dtypes import ALL, FLOATS, FLOATS_NO_F64, INDEX, INTS, NUMERIC  # noqa: F401 (the table's vocabulary)
+from deeplink.dtypes import ALL, FLOATS, FLOATS_NO_F64, INDEX, NUMERIC  # noqa: F401 (the table's vocabulary)
 
 
 @dataclass(frozen=True)
@@ -76,10 +74,6 @@ I64, U64, I32, I8, F64, F32, B = (_num(c) for c in ("i64", "u64", "i32", "i8", "
 def DT(fn: Callable) -> Ref:
     """An aclDataType computed from the call, e.g. the dtype of the output: DT(out_dtype(0))."""
     return Ref("dt", fn=fn)
-
-
-def STR(value: str) -> Ref:
-    return Ref("str", value=value)
 
 
 @dataclass(frozen=True)
