@@ -78,8 +78,9 @@ def DT(fn: Callable) -> Ref:
     return Ref("dt", fn=fn)
 
 
-def STR(value: str) -> Ref:
-    return Ref("str", value=value)
+def STR(value: Optional[str] = None, fn: Optional[Callable] = None) -> Ref:
+    """A NUL-terminated char* (a constant, or computed from the call)."""
+    return Ref("str", value=value, fn=fn)
 
 
 @dataclass(frozen=True)
