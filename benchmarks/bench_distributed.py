@@ -77,9 +77,16 @@ def worker_allreduce(args):
         calls = torch.tensor([max(1, min(2000, int(0.3 / max(time.perf_counter() - t0, 1e-6))))])
         dist.all_reduce(calls, op=dist.ReduceOp.MIN)
         calls = int(calls)
-        t = timed_rounds(fns, rounds=args.rounds, calls=calls)
+        times = {k: [] for k in fns}  # per round, so both the median and the best round are kept
+        for _ in range(args.rounds):
+            for k, v in timed_rounds(fns, rounds=1, calls=calls).items():
+                times[k].append(v)
+        t = {k: statistics.median(v) for k, v in times.items()}
+        t_best = {k: min(v) for k, v in times.items()}
         bus = {k: size * 2 * (n - 1) / n / v / 1e9 for k, v in t.items()}
-        out.append({"bytes": size, "ranks": n, "seconds": t, "bus_gbps": bus, "calls": calls})
+        bus_best = {k: size * 2 * (n - 1) / n / v / 1e9 for k, v in t_best.items()}
+        out.append({"bytes": size, "ranks": n, "seconds": t, "bus_gbps": bus, "best_bus_gbps": bus_best,
+                    "calls": calls})
         size *= 4
     if dist.get_rank() == 0:
         Path(args.result).write_text(json.dumps(out))
@@ -147,19 +154,23 @@ def per_call_overhead(args) -> None:
 
 
 def allreduce_table(ranks: list, args) -> None:
-    print("all_reduce bus bandwidth, float32, cpu backend (GB/s; median of alternating rounds); the last")
-    print("column times plain gloo twice: how far apart two measurements of the same thing land here")
-    print(f"{'ranks':>5} {'size':>9} {'gloo cpu':>10} {'deeplink':>10} {'ratio':>7} {'gloo/gloo':>10}")
-    worst = worst_noise = None
+    print("all_reduce bus bandwidth, float32, cpu backend (GB/s; median of alternating rounds). 'best'")
+    print("compares the fastest round of each (what each reaches when the shared machine lets it); the")
+    print("last column times plain gloo twice: how far apart two measurements of the same thing land here")
+    print(f"{'ranks':>5} {'size':>9} {'gloo cpu':>10} {'deeplink':>10} {'ratio':>7} {'best':>7} {'gloo/gloo':>10}")
+    worst = worst_best = worst_noise = None
     for n in ranks:
         for row in run_worker("allreduce", n, ["--max-mib", str(args.max_mib), "--rounds", str(args.rounds)],
                               timeout=1800):
             g, d = row["bus_gbps"]["gloo (cpu tensors)"], row["bus_gbps"]["deeplink"]
             ratio, noise = d / g, row["bus_gbps"]["gloo again"] / g
+            best = row["best_bus_gbps"]["deeplink"] / row["best_bus_gbps"]["gloo (cpu tensors)"]
             worst = ratio if worst is None else min(worst, ratio)
+            worst_best = best if worst_best is None else min(worst_best, best)
             worst_noise = noise if worst_noise is None else min(worst_noise, noise)
-            print(f"{n:>5} {_size(row['bytes']):>9} {g:>10.3f} {d:>10.3f} {ratio:>6.2f}x {noise:>9.2f}x", flush=True)
-    print(f"worst ratio {worst:.2f}x (target >= 0.90x); worst gloo/gloo {worst_noise:.2f}x\n")
+            print(f"{n:>5} {_size(row['bytes']):>9} {g:>10.3f} {d:>10.3f} {ratio:>6.2f}x {best:>6.2f}x {noise:>9.2f}x",
+                  flush=True)
+    print(f"worst ratio {worst:.2f}x median, {worst_best:.2f}x best (target >= 0.90x); worst gloo/gloo {worst_noise:.2f}x\n")
 
 
 def ddp_table(args) -> None:

@@ -17,7 +17,8 @@ def _add_run(sub) -> None:
                    help="comma-separated dtypes (default float32; bfloat16/float16 need golden files recorded "
                         "on a GPU, else only the generated LLM-tier cases run)")
     p.add_argument("--ops", default=None, help="regex searched in OpInfo keys and generated aten overloads")
-    p.add_argument("--out", default="conformance-report", help="output folder (default ./conformance-report)")
+    p.add_argument("--out", default=None, help="output folder (default ./conformance-report; one run at a time "
+                                              "per folder, a rerun resumes)")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2; 0 = in this process, "
                                                       "no crash isolation)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds per case before it is a timeout")
@@ -33,6 +34,16 @@ def _add_run(sub) -> None:
     p.add_argument("--cases", default=None, metavar="DIR",
                    help="replay the op calls `deeplink run --capture` saved in DIR instead of the suite "
                         "(conformance/replay.py); --ops filters them")
+    p.add_argument("--case", action="append", default=[], metavar="ID",
+                   help="run only this case (an id from report.json / report.html, e.g. "
+                        "opinfo/fwd/float32/add/3), afresh, its dtype added to --dtypes; repeatable. "
+                        "The report goes to --out (default ./conformance-repro)")
+    p.add_argument("--junit", default=None, metavar="FILE", help="also write the cases as JUnit XML (for CI)")
+    p.add_argument("--fail-under", action="append", default=[], metavar="TIER=PCT",
+                   help="exit 1 when TIER's op coverage (all dtypes, percent) is below PCT, e.g. llm=100; "
+                        "repeatable. Given, these thresholds decide the exit code instead of failing cases")
+    p.add_argument("--memory-growth-mb", type=float, default=None, metavar="MB",
+                   help="flag a case that grows its worker's memory by more than MB (default 256)")
     p.set_defaults(conformance_fn=_cmd_run)
 
 
@@ -89,8 +100,113 @@ def add_conformance_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
+# Exit codes of every conformance command (docs/conformance.md).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
 def run_parsed(args: argparse.Namespace) -> int:
-    return int(args.conformance_fn(args) or 0)
+    """Dispatch; input errors (a message raised as SystemExit, a busy --out) exit 2, never with a
+    traceback, so CI can tell "the backend regressed" (1) from "the command was wrong" (2)."""
+    from .run_lock import FolderBusy  # noqa: PLC0415
+
+    try:
+        return int(args.conformance_fn(args) or 0)
+    except FolderBusy as e:
+        print(f"deeplink conformance: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            print(e.code if e.code.startswith(("conformance", "deeplink")) else f"deeplink conformance: {e.code}",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        raise
+
+
+def _resume_command() -> str:
+    """The command line this process was started with, as a user would type it again."""
+    import shlex  # noqa: PLC0415
+
+    argv0 = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    if argv0 == "deeplink":
+        prog = ["deeplink"]
+    elif sys.argv and Path(sys.argv[0]).parent.name == "conformance":
+        prog = [sys.executable, "-m", "deeplink.conformance"]
+    else:
+        prog = [sys.executable, "-m", "deeplink"]
+    return shlex.join(prog + sys.argv[1:])
+
+
+class _Interrupts:
+    """SIGINT and SIGTERM become one KeyboardInterrupt in the main thread (the runner stops the
+    workers and reports what finished); a second signal during that cleanup is ignored."""
+
+    def __init__(self):
+        import signal  # noqa: PLC0415
+
+        self.signal = signal
+        self.received: int | None = None
+        self.previous = {}
+
+    def _handler(self, signum, frame):
+        if self.received is None:
+            self.received = signum
+            raise KeyboardInterrupt
+
+    def __enter__(self):
+        for sig in (self.signal.SIGINT, self.signal.SIGTERM):
+            self.previous[sig] = self.signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            self.signal.signal(sig, handler)
+
+    def exit_code(self) -> int:
+        return 128 + int(self.received or self.signal.SIGINT)
+
+
+def _parse_fail_under(specs: list[str]) -> dict[str, float]:
+    out = {}
+    for spec in specs:
+        tier, sep, value = spec.partition("=")
+        try:
+            out[tier.strip()] = float(value.rstrip("%"))
+        except ValueError:
+            sep = ""
+        if not sep or not tier.strip():
+            raise SystemExit(f"conformance run: --fail-under {spec!r}: expected TIER=PCT, e.g. llm=100 or core=85.5")
+    return out
+
+
+def gate(report: dict, fail_under: dict[str, float]) -> tuple[int, list[str]]:
+    """The run's exit code and why: with thresholds, 1 when a tier's coverage is below its PCT;
+    without, 1 when any case failed (mismatch, error, not_implemented, crash, timeout)."""
+    from .statuses import FAILURES  # noqa: PLC0415
+
+    s = report["summary"]
+    if fail_under:
+        coverage = s["op_coverage"]
+        unknown = [t for t in fail_under if t not in coverage]
+        if unknown:
+            raise SystemExit(f"conformance run: --fail-under names unknown tier {unknown[0]!r}; "
+                             f"tiers: {', '.join(coverage)}")
+        below = [f"{t} op coverage {100 * coverage[t]['all_dtypes']['coverage']:.1f}% is below {pct:g}%"
+                 for t, pct in fail_under.items() if 100 * coverage[t]["all_dtypes"]["coverage"] < pct - 1e-9]
+        return (EXIT_FAILED if below else EXIT_OK), below
+    failed = {k: v for k, v in s["cases"]["by_status"].items() if k in FAILURES and v}
+    if failed:
+        return EXIT_FAILED, ["failing cases: " + ", ".join(f"{k} {v}" for k, v in failed.items())]
+    return EXIT_OK, []
+
+
+def _dtypes_with_cases(dtypes: list[str], case_ids: list[str]) -> list[str]:
+    """--case ids carry their dtype (source/kind/DTYPE/op/index): run in it without --dtypes."""
+    out = list(dtypes) if not case_ids else []
+    for cid in case_ids:
+        parts = cid.split("/")
+        if len(parts) >= 4 and parts[2] not in out:
+            out.append(parts[2])
+    return out or list(dtypes)
 
 
 def _cmd_run(args) -> int:
@@ -98,14 +214,32 @@ def _cmd_run(args) -> int:
         from .replay import run_replay  # noqa: PLC0415
         return run_replay(args.cases, args.backend, args.out, args.plugin, args.ops)
     from .report.markdown import pct  # noqa: PLC0415
-    from .runner import RunOptions, run  # noqa: PLC0415
+    from .runner import RunInterrupted, RunOptions, run  # noqa: PLC0415
 
-    opts = RunOptions(backend=args.backend, out_dir=Path(args.out),
-                      dtypes=[d.strip() for d in args.dtypes.split(",") if d.strip()],
-                      ops=args.ops, jobs=args.jobs, timeout_s=args.timeout, plugins=args.plugin,
-                      golden=args.golden, workloads=args.workload, include_llm=not args.no_llm,
-                      include_gradients=not args.no_gradients, progress=not args.no_progress)
-    done = run(opts)
+    fail_under = _parse_fail_under(args.fail_under)
+    dtypes = _dtypes_with_cases([d.strip() for d in args.dtypes.split(",") if d.strip()], args.case)
+    out = args.out if args.out is not None else ("conformance-repro" if args.case else "conformance-report")
+    opts = RunOptions(backend=args.backend, out_dir=Path(out), dtypes=dtypes,
+                      ops=None if args.case else args.ops, jobs=args.jobs, timeout_s=args.timeout,
+                      plugins=args.plugin, golden=args.golden, workloads=args.workload,
+                      include_llm=not args.no_llm, include_gradients=not args.no_gradients,
+                      progress=not args.no_progress, case_ids=list(args.case), command=_resume_command())
+    if args.memory_growth_mb is not None:
+        opts.memory_growth_mb = args.memory_growth_mb
+    interrupts = _Interrupts()
+    try:
+        with interrupts:
+            done = run(opts)
+    except RunInterrupted as e:
+        name = interrupts.signal.Signals(interrupts.received or interrupts.signal.SIGINT).name
+        print(f"deeplink conformance run: stopped by {name}: {e.finished} of {e.total} cases finished, results in "
+              f"{e.results}; resume with: {opts.command}", file=sys.stderr)
+        return interrupts.exit_code()
+    except KeyboardInterrupt:        # while loading golden data or writing the reports
+        name = interrupts.signal.Signals(interrupts.received or interrupts.signal.SIGINT).name
+        print(f"deeplink conformance run: stopped by {name} outside the case loop; results so far (if any) in "
+              f"{opts.out_dir / 'results.jsonl'}; resume with: {opts.command}", file=sys.stderr)
+        return interrupts.exit_code()
     s = done["report"]["summary"]
     print("cases: " + ", ".join(f"{k} {v}" for k, v in s["cases"]["by_status"].items()))
     for tier, c in s["op_coverage"].items():
@@ -115,7 +249,14 @@ def _cmd_run(args) -> int:
         print(f"workload {name}: {pct(w['calls_fraction'])} of calls, {pct(w['flops_fraction'])} of FLOPs")
     for kind, path in done["paths"].items():
         print(f"wrote {path}")
-    return 0
+    if args.junit:
+        from .report.junit import write_junit  # noqa: PLC0415
+
+        print(f"wrote {write_junit(done['report'], Path(args.junit))}")
+    code, reasons = gate(done["report"], fail_under)
+    for reason in reasons:
+        print(f"exit {code}: {reason}")
+    return code
 
 
 def _cmd_record(args) -> int:
@@ -142,7 +283,7 @@ def _cmd_diff(args) -> int:
 
     d = diff_reports(load_report(args.before), load_report(args.after))
     print(json.dumps(d, indent=1) if args.json else render_diff(d, args.before, args.after))
-    return 1 if d["regressions"] else 0
+    return EXIT_FAILED if d["regressions"] else EXIT_OK
 
 
 def _cmd_trace(args) -> int:

@@ -87,6 +87,11 @@ def load_report(path: str | Path) -> dict:
         report = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise SystemExit(f"conformance diff: {path} does not exist (give a report.json or its folder)") from None
+    except (ValueError, lzma.LZMAError, IsADirectoryError) as e:      # cut short, not JSON, not xz
+        raise SystemExit(f"conformance diff: {path} is not a readable report ({type(e).__name__}: "
+                         f"{str(e)[:120]}); give a report.json written by `conformance run`") from None
+    if not isinstance(report, dict):
+        raise SystemExit(f"conformance diff: {path} holds no report object")
     if report.get("schema_version") != 1:
         raise SystemExit(f"conformance diff: {path} has schema_version {report.get('schema_version')!r}; "
                          "this deeplink reads schema_version 1")

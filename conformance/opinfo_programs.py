@@ -13,6 +13,7 @@ from torch.utils._pytree import tree_flatten
 from . import properties
 from .case_errors import SkipCase, StructureMismatch
 from .compare import Comparison, compare_leaf, compare_trees
+from .devices import check_devices, device_output_due
 from .output_process import NotRecoverable, recover
 from .tolerance import for_case
 
@@ -128,7 +129,10 @@ class ForwardProgram(OpInfoProgram):
 
     def execute(self, device: str):
         inp, args, kwargs = to_device((self.sample["input"], self.sample["args"], self.sample["kwargs"]), device)
-        return to_cpu(self.call(inp, args, kwargs))
+        out = self.call(inp, args, kwargs)
+        if device_output_due((inp, args, kwargs)):
+            check_devices(out, device)
+        return to_cpu(out)
 
     def check(self, out) -> Comparison:
         if self.nondeterministic:
@@ -171,6 +175,7 @@ class GradientProgram(OpInfoProgram):
         if not leaves or not outs:
             return []
         grads = torch.autograd.grad(outs, leaves, grad_outputs, allow_unused=True)
+        check_devices(grads, device, "gradient")     # every leaf was moved to the device
         return [g.detach().cpu() if g is not None else None for g in grads]
 
     def check(self, grads) -> Comparison:

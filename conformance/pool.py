@@ -11,6 +11,15 @@ os._exit) or stays silent longer than the per-case timeout (then it is killed):
    case is `crash` / `timeout` blaming that op; if it now completes, the case is still reported
    `crash` / `timeout` (it did happen), with the second run's outcome in the message;
 3. the rest of the batch goes back to the queue, a new worker replaces the dead one, the run goes on.
+
+Memory: every result says how much the case grew its worker's resident memory (worker.py). A case
+that adds more than `memory_growth_mb` gets a `memory_flag` (kept in results.jsonl and the
+report). A worker whose memory has doubled since its first case (a leak spread over many cases)
+is recorded in `memory_events` and recycled: after its batch it exits and a fresh worker takes over,
+so one leaking kernel cannot take the machine's memory or slow the rest of the run.
+
+An interrupt (KeyboardInterrupt, also what the CLI turns SIGTERM into) kills every worker at once
+(they may be inside a long kernel) before it propagates.
 """
 from __future__ import annotations
 
@@ -33,6 +42,8 @@ from .statuses import CRASH, TIMEOUT
 from .worker import worker_main
 
 STARTUP_TIMEOUT_S = 300.0
+MEMORY_GROWTH_MB = 256.0      # one case adding more than this to its worker is flagged
+RECYCLE_FACTOR = 2.0          # a worker whose RSS reaches this times its first-case RSS is replaced
 
 
 class PoolError(RuntimeError):
@@ -57,6 +68,9 @@ class Worker:
     pending: collections.deque = field(default_factory=collections.deque)
     last_activity: float = 0.0
     trace_path: str | None = None
+    baseline_mb: float | None = None     # RSS before its first case
+    cases_done: int = 0
+    recycle: bool = False
 
 
 def _serialise(case: dict) -> bytes:
@@ -89,8 +103,12 @@ def _log_tail(path: str | None, lines: int = 6) -> str:
 
 
 class Pool:
-    def __init__(self, jobs: int, config: dict, timeout_s: float, log_dir: str, batch_size: int = 8):
+    def __init__(self, jobs: int, config: dict, timeout_s: float, log_dir: str, batch_size: int = 8,
+                 memory_growth_mb: float = MEMORY_GROWTH_MB, recycle_factor: float = RECYCLE_FACTOR):
         self.jobs = max(1, jobs)
+        self.memory_growth_mb = memory_growth_mb
+        self.recycle_factor = recycle_factor
+        self.memory_events: list[dict] = []
         self.config = config
         self.timeout_s = timeout_s
         self.log_dir = log_dir
@@ -136,6 +154,9 @@ class Pool:
         self.workers = [self._spawn(i) for i in range(min(self.jobs, len(queue)))]
         try:
             while queue or any(w.batch is not None for w in self.workers):
+                for w in list(self.workers):
+                    if w.recycle and w.batch is None:
+                        self._retire(w)
                 for w in self.workers:
                     if w.ready and w.batch is None and queue:
                         self._send(w, queue.popleft())
@@ -160,6 +181,10 @@ class Pool:
                                             f"see {self.log_dir}/worker-{w.index}.log")
                         self._failed(w, TIMEOUT, f"no result within {self.timeout_s:g} s (killed)",
                                      queue, on_result)
+        except BaseException:
+            for w in self.workers:           # interrupted or failed: no waiting on kernels in flight
+                self._kill(w)
+            raise
         finally:
             for w in self.workers:
                 try:
@@ -170,6 +195,35 @@ class Pool:
                 w.process.join(timeout=5)
                 self._kill(w)
             shutil.rmtree(self._trace_dir, ignore_errors=True)
+
+    def _retire(self, w: Worker) -> None:
+        """Let a worker whose memory doubled exit between batches, and start a fresh one."""
+        try:
+            w.conn.send_bytes(pickle.dumps(None))
+        except OSError:
+            pass
+        w.process.join(timeout=5)
+        self._replace(w)
+
+    def _watch_memory(self, w: Worker, result: dict) -> dict:
+        rss, growth = result.get("worker_rss_mb"), result.get("rss_growth_mb")
+        if rss is None or growth is None:
+            return result
+        if w.baseline_mb is None:
+            w.baseline_mb = rss - growth
+        w.cases_done += 1
+        if growth > self.memory_growth_mb:
+            result = {**result, "memory_flag": f"this case grew its worker's memory by {growth:.0f} MiB "
+                                                f"(to {rss:.0f} MiB; flagged above {self.memory_growth_mb:g} MiB)"}
+        if not w.recycle and w.baseline_mb > 0 and rss >= self.recycle_factor * w.baseline_mb:
+            w.recycle = True
+            self.memory_events.append({
+                "worker": w.index, "pid": w.process.pid, "baseline_mb": round(w.baseline_mb, 1),
+                "rss_mb": round(rss, 1), "cases": w.cases_done, "last_case": result["id"],
+                "action": "recycled after its batch",
+                "message": f"worker {w.index} grew from {w.baseline_mb:.0f} MiB to {rss:.0f} MiB over "
+                           f"{w.cases_done} cases (last: {result['id']}); replaced by a fresh worker"})
+        return result
 
     def _batches(self, cases: list[dict]) -> list[Batch]:
         batches, current, key = [], [], None
@@ -221,6 +275,7 @@ class Pool:
                 w.pending.popleft()
             if batch is not None and batch.trace:
                 payload = self._annotate_rerun(payload, batch)
+            payload = self._watch_memory(w, payload)
             on_result(payload)
             if not w.pending:
                 w.batch = None

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from . import golden as golden_mod
 from .cases import build_cases
-from .pool import Pool
+from .pool import MEMORY_GROWTH_MB, Pool
 from .progress import Progress
 from .results import ResultStore
+from .run_lock import RunLock
 from .targets import REFERENCE
 
 DEFAULT_DTYPES = ["float32"]
@@ -34,6 +35,18 @@ class RunOptions:
     include_gradients: bool = True
     progress: bool = True
     threads: int | None = None           # torch threads per worker (default: cores / jobs)
+    case_ids: list[str] = field(default_factory=list)     # run only these case ids (`--case`)
+    memory_growth_mb: float = MEMORY_GROWTH_MB            # flag a case growing its worker by more
+    command: str | None = None           # how the run was started, for the resume line and the lock
+
+
+class RunInterrupted(Exception):
+    """The run was stopped (SIGINT / SIGTERM) before every case finished; nothing is lost: the
+    finished cases are in `results`, and rerunning the same command resumes."""
+
+    def __init__(self, finished: int, total: int, results: Path):
+        super().__init__(f"{finished} of {total} cases finished")
+        self.finished, self.total, self.results = finished, total, results
 
 
 def _policy_digest() -> str:
@@ -94,14 +107,39 @@ def run(opts: RunOptions, log=None) -> dict:
             log(f"note: no golden data for {dtype}; only generated LLM-tier cases run in {dtype} "
                 "(record golden data with `deeplink conformance record --device cuda` on a GPU machine)")
     cases = build_cases(goldens, opts.dtypes, opts.ops, opts.include_llm, opts.include_gradients)
+    if opts.case_ids:
+        cases = select_cases(cases, opts.case_ids)
     if not cases:
         raise SystemExit(f"no cases match --ops {opts.ops!r} for dtypes {', '.join(opts.dtypes)}")
     t_load = time.monotonic() - t0
+    with RunLock(out_dir, opts.command) as lock:
+        if lock.stale_taken_over:
+            log(f"note: took over {lock.path} left by a run that is gone (pid {lock.stale_taken_over.get('pid')})")
+        return _run_locked(opts, out_dir, files, cases, t_load, log)
+
+
+def select_cases(cases: list, ids: list[str]) -> list:
+    """The cases named by `--case` (ids as in report.json / results.jsonl); an unknown id is a
+    usage error naming the closest ids, never a silent empty run."""
+    by_id = {c.id: c for c in cases}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        import difflib  # noqa: PLC0415
+
+        hints = difflib.get_close_matches(unknown[0], list(by_id), n=3)
+        raise SystemExit(f"conformance run: no case {unknown[0]!r} with these --dtypes/--ops"
+                         + (f"; close: {', '.join(hints)}" if hints else
+                            "; case ids look like opinfo/forward/float32/add/0 (see report.json)"))
+    return [by_id[i] for i in dict.fromkeys(ids)]
+
+
+def _run_locked(opts: RunOptions, out_dir: Path, files, cases, t_load: float, log) -> dict:
     store = ResultStore(out_dir, _fingerprint(opts, files))
     if store.moved_aside:
         log(f"note: {out_dir / 'results.jsonl'} was from another configuration; kept as {store.moved_aside.name}")
-    todo = [c for c in cases if not store.done(c.id)]
-    if store.resumed:
+    # --case is a repro: the named cases run again even when the folder has their results.
+    todo = list(cases) if opts.case_ids else [c for c in cases if not store.done(c.id)]
+    if store.resumed and not opts.case_ids:
         log(f"resuming: {len(cases) - len(todo)} of {len(cases)} cases already done in {store.path}")
     progress = Progress(len(cases), len(cases) - len(todo), enabled=opts.progress,
                         label=f"conformance {opts.backend} ")
@@ -115,6 +153,7 @@ def run(opts: RunOptions, log=None) -> dict:
             on_result(case.preset)
     runnable = [c.payload for c in todo if c.preset is None]
     target_description = None
+    memory_events: list[dict] = []
     t1 = time.monotonic()
     try:
         if opts.jobs <= 0:
@@ -124,12 +163,17 @@ def run(opts: RunOptions, log=None) -> dict:
             threads = opts.threads or max(1, (os.cpu_count() or 1) // jobs)
             config = {"backend": opts.backend, "plugins": opts.plugins, "threads": threads,
                       "preload_opinfo": any(p["source"] == "opinfo" for p in runnable)}
-            pool = Pool(jobs, config, opts.timeout_s, str(out_dir))
+            pool = Pool(jobs, config, opts.timeout_s, str(out_dir), memory_growth_mb=opts.memory_growth_mb)
+            memory_events = pool.memory_events
             pool.run(runnable, on_result)
             target_description = pool.target_description
+    except KeyboardInterrupt:
+        raise RunInterrupted(len(store.results), len(cases), store.path) from None
     finally:
         progress.finish()
         store.close()
+    for event in memory_events:
+        log(f"note: {event['message']}")
     t_run = time.monotonic() - t1
     from .report.build import build_report  # noqa: PLC0415
     from .report.write import write_reports  # noqa: PLC0415
@@ -137,7 +181,8 @@ def run(opts: RunOptions, log=None) -> dict:
     t2 = time.monotonic()
     report = build_report(opts, files, cases, store.results, target_description,
                           timings={"load_s": round(t_load, 3), "run_s": round(t_run, 3),
-                                   "cases_run_now": len(todo), "cases_resumed": len(cases) - len(todo)})
+                                   "cases_run_now": len(todo), "cases_resumed": len(cases) - len(todo)},
+                          memory={"flag_above_mb": opts.memory_growth_mb, "worker_events": memory_events})
     report["summary"]["timings"]["report_s"] = round(time.monotonic() - t2, 3)
     paths = write_reports(report, out_dir)
     return {"report": report, "paths": paths}
@@ -158,4 +203,4 @@ def _run_in_process(opts: RunOptions, payloads: list[dict], on_result):
     return target.describe()
 
 
-__all__ = ["RunOptions", "run", "REFERENCE"]
+__all__ = ["RunOptions", "RunInterrupted", "run", "REFERENCE"]

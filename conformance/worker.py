@@ -5,6 +5,13 @@ Protocol over a multiprocessing Pipe, every message a pickled tuple:
     worker -> parent   ("ready", target description) | ("fatal", message) | ("result", dict)
     parent -> worker   ([(case_id, case bytes), ...], trace_path) | None (exit)
 
+Every result carries the worker's resident memory after the case and how much the case added
+(`worker_rss_mb`, `rss_growth_mb`), so a kernel that leaks is seen on the case that leaked, and the
+pool can recycle a worker whose memory keeps growing (conformance/pool.py).
+
+The worker ignores SIGINT: Ctrl-C in a terminal reaches the whole process group, and it is the
+parent that decides what an interrupt means (it stops the workers and says how to resume).
+
 Each case travels as its own `torch.save` blob: plain pickle cannot carry every dtype the golden
 samples hold (uint64, complex32, sparse CSR), and torch's multiprocessing reductions would move
 tensors through shared-memory file descriptors, one per tensor. One blob per case also means a
@@ -19,6 +26,7 @@ import faulthandler
 import io
 import os
 import pickle
+import signal
 import sys
 import traceback
 import warnings
@@ -35,7 +43,17 @@ def _redirect_output(log_path: str | None):
     return log
 
 
+def rss_mb() -> float | None:
+    """This process's resident set size in MiB (Linux /proc; None where it cannot be read)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def worker_main(conn, config: dict) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     log = _redirect_output(config.get("log_path"))
     faulthandler.enable(file=log if log is not None else sys.stderr)
     warnings.filterwarnings("ignore")
@@ -67,6 +85,7 @@ def worker_main(conn, config: dict) -> None:
         blobs, trace_path = message
         for case_id, blob in blobs:
             print(f"case {case_id}", flush=True)
+            before = rss_mb()
             try:
                 case = torch.load(io.BytesIO(blob), weights_only=False)
                 result = run_case(case, target, trace_path)
@@ -74,4 +93,8 @@ def worker_main(conn, config: dict) -> None:
                 result = {"id": case_id, "status": "error",
                           "message": f"conformance worker failed on this case: {type(e).__name__}: {e}"[:500],
                           "traceback": traceback.format_exc(limit=6)[-1500:]}
+            after = rss_mb()
+            if before is not None and after is not None:
+                result["worker_rss_mb"] = round(after, 1)
+                result["rss_growth_mb"] = round(after - before, 1)
             conn.send_bytes(pickle.dumps(("result", result)))

@@ -45,9 +45,10 @@ def _register_device() -> None:
     torch.utils.generate_methods_for_privateuse1_backend(for_tensor=True, for_module=True, for_storage=True)
     _C._set_route_resolver(_dispatcher.resolve)
     _C._set_check_cache(_dispatcher.CHECK_CACHE)
-    from . import compile, process_sharing
+    from . import _exit, compile, process_sharing
     process_sharing.install()
     compile.install()
+    _exit.install(_C)
 
 
 def use(name: str) -> None:

@@ -72,7 +72,8 @@ class Extension:
 
 
 SHIM = Extension("deeplink_C", "shim", ("include/deeplink/runtime.h", "include/deeplink/dlpack_abi.h"))
-DISTRIBUTED = Extension("deeplink_dist_C", "distributed", ("shim/allocator.h",), ("torch.distributed",))
+DISTRIBUTED = Extension("deeplink_dist_C", "distributed", ("shim/allocator.h", "shim/python_gate.h"),
+                        ("torch.distributed",))
 
 
 def csrc_dir() -> Path:

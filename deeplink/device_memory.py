@@ -3,8 +3,6 @@ allocator (flat `memory_stats()` keys named as CUDA's), a printable summary, fre
 memory, raw allocations through the cache, and pinned host memory."""
 from __future__ import annotations
 
-import collections
-
 import torch
 
 from . import _C, registry
@@ -19,15 +17,20 @@ def memory_stats(device=None) -> dict:
     return dict(sorted(_C._memory_stats(index_of(device)).items()))
 
 
-def memory_stats_as_nested_dict(device=None) -> dict:
+def _nested(flat: dict) -> dict:
+    """{"a.b.c": v} -> {"a": {"b": {"c": v}}}, as torch.cuda nests its statistics."""
     nested: dict = {}
-    for key, value in memory_stats(device).items():
+    for key, value in flat.items():
         *path, leaf = key.split(".")
         node = nested
         for part in path:
             node = node.setdefault(part, {})
         node[leaf] = value
     return nested
+
+
+def memory_stats_as_nested_dict(device=None) -> dict:
+    return _nested(memory_stats(device))
 
 
 def memory_allocated(device=None) -> int:
@@ -93,6 +96,13 @@ _ROWS = [("allocated_bytes", "Allocated memory", True), ("active_bytes", "Active
          ("segment", "Runtime allocations (segments)", False)]
 
 
+def device_memory_used(device=None) -> int:
+    """Bytes of the device's memory in use by every process (total - free of mem_get_info), as
+    torch.cuda.device_memory_used reports it; for host-memory backends that is the machine's RAM."""
+    free, total = mem_get_info(device)
+    return total - free
+
+
 def _fmt_bytes(n: int) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
@@ -147,6 +157,10 @@ def host_memory_stats() -> dict:
     """Pinned host memory (tensor.pin_memory(), DataLoader(pin_memory=True)): bytes held by live
     pinned tensors, bytes mapped (live + cached), and how many of those the OS page-locked."""
     return dict(_C._host_memory_stats())
+
+
+def host_memory_stats_as_nested_dict() -> dict:
+    return _nested(host_memory_stats())
 
 
 def empty_host_cache() -> None:

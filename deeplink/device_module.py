@@ -17,7 +17,8 @@ import torch
 from . import _C, registry
 from .device_index import index_of
 from .device_memory import (OutOfMemoryError, caching_allocator_alloc, caching_allocator_delete,  # noqa: F401
-                            empty_cache, empty_host_cache, host_memory_stats, max_memory_allocated,
+                            device_memory_used, empty_cache, empty_host_cache, host_memory_stats,
+                            host_memory_stats_as_nested_dict, max_memory_allocated,
                             max_memory_cached, max_memory_reserved, mem_get_info, memory_allocated, memory_cached,
                             memory_reserved, memory_stats, memory_stats_as_nested_dict, memory_summary,
                             reset_accumulated_memory_stats, reset_max_memory_allocated, reset_max_memory_cached,
@@ -31,7 +32,7 @@ __all__ = [
     "is_available", "is_initialized", "init", "device_count", "current_device", "set_device", "device", "device_of",
     "synchronize", "get_device_name", "get_device_capability", "get_device_properties", "DeviceProperties",
     "is_bf16_supported", "is_tf32_supported", "can_device_access_peer", "is_current_stream_capturing",
-    "get_allocator_backend", "get_amp_supported_dtype", "amp", "OutOfMemoryError",
+    "get_allocator_backend", "get_amp_supported_dtype", "amp", "OutOfMemoryError", "AcceleratorError", "has_half",
     # random
     "default_generators", "manual_seed", "manual_seed_all", "seed", "seed_all", "initial_seed", "get_rng_state",
     "set_rng_state", "get_rng_state_all", "set_rng_state_all",
@@ -40,10 +41,17 @@ __all__ = [
     "max_memory_reserved", "memory_cached", "max_memory_cached", "reset_peak_memory_stats",
     "reset_max_memory_allocated", "reset_max_memory_cached", "reset_accumulated_memory_stats", "empty_cache",
     "mem_get_info", "memory_summary", "caching_allocator_alloc", "caching_allocator_delete", "host_memory_stats",
-    "empty_host_cache",
+    "host_memory_stats_as_nested_dict", "empty_host_cache", "device_memory_used",
     # streams and events
     "Stream", "Event", "StreamContext", "stream", "set_stream", "current_stream", "default_stream",
 ]
+
+
+#: torch.AcceleratorError, as torch.cuda re-exports it, for code that catches it; deeplink's own
+#: runtime errors are RuntimeError (and OutOfMemoryError).
+AcceleratorError = torch.AcceleratorError
+#: Every backend runs float16 (natively or through the CPU fallback), as torch.cuda.has_half says of CUDA.
+has_half = True
 
 
 def is_available() -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 OPTIONAL = [
     ("onnxruntime", "onnxruntime", "the onnxruntime backend"),
     ("onnx", "onnx", "the onnxruntime backend (builds its graphs)"),
-    ("transformers", "transformers", "`deeplink demo` and the LLM conformance cases"),
+    ("transformers", "transformers", "`deeplink demo` and the model tests"),
     ("expecttest", "expecttest", "`deeplink conformance` (PyTorch's OpInfo database imports it)"),
     ("cffi", "cffi", "C kernels (deeplink.ckernel.CKernel)"),
     ("pytest", "pytest", "the test suites (`make test`, a plugin's tests)"),

@@ -18,7 +18,7 @@ integer tensor dtype is treated as "not native" for that call (CPU fallback or e
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, FrozenSet, Optional
 
 import torch

@@ -21,7 +21,7 @@ import importlib.metadata
 import os
 import threading
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .backend import ABI_VERSION, Availability, Backend
 
@@ -317,6 +317,8 @@ def activate(name: str) -> BackendRecord:
         _active = rec
         _C._set_active_backend(slot)  # new routes from here on (resolved against `_active`)
         _C._set_sdp_choice(*choice)
+    from .compile.backend import forget_other_backends
+    forget_other_backends(rec.name)  # graphs compiled for the previous backend recompile
     return rec
 
 

@@ -10,7 +10,8 @@ table in that page ("fault injected | result").
 
 scripts/fault_table_before.json is the "before" column of docs/reliability.md: `--tree` on a
 checkout of main at b7ffa45 (before the reliability work) with `--json`; its "kernel-" rows were
-measured on 71a6659, the last commit before the router checked what kernels return (`--only kernel-`).
+measured on 71a6659, the last commit before the router checked what kernels return (`--only kernel-`),
+its "exit-" rows on 17c7a6a, the last commit before the clean-exit hook (`--only exit-`).
 
 Every scenario runs in its own subprocess with a timeout, so a crash or a hang is a result
 ("crash: SIGSEGV", "hang: killed after 60 s"), not the end of the run. The scenarios use only the
@@ -220,6 +221,32 @@ scenario("switch-race", "4 threads run ops while 2 threads switch cpu <-> a Pyth
     [t.join() for t in threads]
     print("RESULT: no crash;", ops[0], "ops,", len(wrong), "wrong results,", sum(errors.values()), "clear errors")
 """, plugins=True, timeout=60)
+
+
+# ---------------------------------------------------------------- process exit
+scenario("exit-graph-release", "the program ends while autograd's device thread still releases the last "
+         "backward's graph (its release lets go of the GIL for 0.5 s)", """
+    import time, torch, deeplink
+
+    class SlowToDie:
+        def __call__(self):
+            pass
+        def __del__(self):
+            time.sleep(0.5)
+
+    class Double(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+        @staticmethod
+        def backward(ctx, g):
+            torch.autograd.Variable._execution_engine.queue_callback(SlowToDie())
+            return g * 2
+
+    x = torch.ones(3, device="deeplink", requires_grad=True)
+    Double.apply(x).sum().backward()
+    print("RESULT: backward done, grad", x.grad.cpu().tolist())
+""")
 
 
 # ---------------------------------------------------------------- build cache

@@ -9,7 +9,8 @@ Schema (SCHEMA_VERSION; docs/conformance.md describes every field):
             op_coverage{tier: {all_dtypes|<dtype>: {ops, tested, pass, coverage, by_status}}},
             category_coverage{category: {ops, pass, by_status}},
             workload_coverage{workload: {calls_fraction, flops_fraction, uncovered[...]}},
-            timings{...}, notes[...]},
+            timings{...}, memory{flag_above_mb, measured_cases, max_case_growth_mb, flagged_cases[...],
+            worker_events[...]}, notes[...]},
     tiers{tier: {description, ops}},
     ops[{op, tiers, category, status, dtypes{dtype: {status, samples{status: n}, max_abs, max_rel}}}],
     samples[{id, source, kind, dtype, op, index, aten, status, message?, max_abs?, max_rel?,
@@ -31,7 +32,7 @@ from ..tiers import load_tiers, load_workloads
 SCHEMA_VERSION = 1
 
 SAMPLE_FIELDS = ("message", "max_abs", "max_rel", "normwise_rel", "mismatch_ratio", "tol_ratio", "reference", "check",
-                 "tolerance", "blame", "output_process", "criterion", "seconds")
+                 "tolerance", "blame", "output_process", "criterion", "seconds", "memory_flag", "rss_growth_mb")
 
 
 def _environment() -> dict:
@@ -89,7 +90,20 @@ def _route_observations(cases, results) -> dict[str, dict[str, int]]:
     return seen
 
 
-def build_report(opts, golden_files, cases, results: dict, target_description, timings: dict) -> dict:
+def _memory_summary(memory: dict | None, results: dict) -> dict:
+    """Flagged cases and recycled workers (conformance/pool.py); absent figures when the workers
+    could not read their memory (not Linux) or ran in-process."""
+    memory = dict(memory or {})
+    growths = [r["rss_growth_mb"] for r in results.values() if r.get("rss_growth_mb") is not None]
+    memory["measured_cases"] = len(growths)
+    memory["max_case_growth_mb"] = max(growths) if growths else None
+    memory["flagged_cases"] = sorted(i for i, r in results.items() if r.get("memory_flag"))
+    memory.setdefault("worker_events", [])
+    return memory
+
+
+def build_report(opts, golden_files, cases, results: dict, target_description, timings: dict,
+                 memory: dict | None = None) -> dict:
     results = {c.id: results[c.id] for c in cases if c.id in results}
     table = rollup.roll_up(cases, results)
     tiers = load_tiers()
@@ -183,6 +197,7 @@ def build_report(opts, golden_files, cases, results: dict, target_description, t
             "category_coverage": dict(sorted(category_coverage.items())),
             "workload_coverage": workloads,
             "timings": timings,
+            "memory": _memory_summary(memory, results),
             "notes": notes,
         },
         "tiers": {t: {"description": tiers.descriptions.get(t, ""), "ops": names}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..statuses import ALL, PASS
+from .repro import repro_prefix
 
 MAX_FAILURES = 200
 
@@ -22,6 +23,22 @@ def _coverage_table(summary: dict, dtypes: list[str]) -> list[str]:
         lines.append(f"| {tier} | {a['ops']} | {a['tested']} | **{pct(a['coverage'])}** ({a['pass']}) | "
                      + " | ".join(cells) + " |")
     return lines + [""]
+
+
+def memory_lines(memory: dict) -> list[str]:
+    """Workers' memory (conformance/pool.py): what was measured, flagged cases, recycled workers."""
+    if not memory.get("measured_cases"):
+        return []
+    flagged, events = memory.get("flagged_cases", []), memory.get("worker_events", [])
+    out = ["## Memory", "",
+           f"Worker memory measured around {memory['measured_cases']} cases; the largest growth in one case "
+           f"was {memory.get('max_case_growth_mb')} MiB. Cases growing their worker by more than "
+           f"{memory.get('flag_above_mb'):g} MiB: {len(flagged)}. Workers whose memory doubled: {len(events)}.", ""]
+    out += [f"- flagged: `{cid}`" for cid in flagged[:50]]
+    if len(flagged) > 50:
+        out.append(f"- ... {len(flagged) - 50} more in report.json (summary.memory.flagged_cases)")
+    out += [f"- {e['message']}" for e in events]
+    return out + [""]
 
 
 def render_markdown(report: dict) -> str:
@@ -60,6 +77,8 @@ def render_markdown(report: dict) -> str:
     out += [f"Timings: load {t.get('load_s')} s, run {t.get('run_s')} s, "
             f"{t.get('cases_run_now')} cases run now, {t.get('cases_resumed')} resumed.", ""]
 
+    out += memory_lines(s.get("memory") or {})
+
     failing_ops = [o for o in report["ops"] if o["status"] not in (PASS, "untested", "skip")]
     out += [f"## Ops that do not pass ({len(failing_ops)})", "",
             "| op | tiers | status | per dtype | max rel err |", "|---|---|---|---|---|"]
@@ -81,14 +100,15 @@ def render_markdown(report: dict) -> str:
     for x in loose[:60]:
         out.append(f"- `{x['id']}` {x['status']}: {(x.get('message') or '')[:200]}")
     failures = [x for x in report["samples"] if x["status"] not in (PASS, "skip")]
-    out += ["", f"## Failing samples ({len(failures)})", "", "| case | status | blamed | detail |",
-            "|---|---|---|---|"]
+    out += ["", f"## Failing samples ({len(failures)})", "",
+            f"Rerun one: `{repro_prefix(report)} CASE`. report.html lists all of them, filterable.", "",
+            "| case | status | blamed | detail |", "|---|---|---|---|"]
     for x in failures[:MAX_FAILURES]:
         blamed = ", ".join(f"{k}: {v}" for k, v in ((x.get("blame") or {}).get("ops") or {}).items())
         detail = (x.get("message") or "").replace("|", "\\|").replace("\n", " ")[:160]
         out.append(f"| `{x['id']}` | {x['status']} | {blamed or (x.get('blame') or {}).get('method', '')} | {detail} |")
     if len(failures) > MAX_FAILURES:
-        out.append(f"| ... {len(failures) - MAX_FAILURES} more in report.json | | | |")
+        out.append(f"| ... {len(failures) - MAX_FAILURES} more in report.html and report.json | | | |")
     tol = report["tolerance"]
     out += ["", "## What \"pass\" meant", "", f"- element rule: {tol['element_rule']}",
             f"- tensor rule: {tol['tensor_rule']}",

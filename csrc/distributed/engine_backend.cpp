@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "../shim/python_gate.h"
 #include "fast_path.h"
 #include "works.h"
 
@@ -32,11 +33,11 @@ class EngineBackend : public c10d::Backend {
   EngineBackend(py::object engine, int rank, int size) : Backend(rank, size), engine_(std::move(engine)) {}
 
   ~EngineBackend() override {
-    if (python_running()) {
-      py::gil_scoped_acquire gil;
+    PythonEntry python;
+    if (python.ok()) {
       engine_ = py::object();
     } else {
-      engine_.release();  // the interpreter is finalizing or gone (works.h, python_running)
+      engine_.release();  // the interpreter is ending or gone (python_gate.h): leak, never abort
     }
   }
 
@@ -125,34 +126,46 @@ class EngineBackend : public c10d::Backend {
   intrusive_ptr<Work> barrier(const c10d::BarrierOptions& o) override { return call("barrier", o); }
 
   void monitoredBarrier(const c10d::BarrierOptions& o, bool wait_all_ranks) override {
-    py::gil_scoped_acquire gil;
+    PythonEntry python;
+    require(python, "monitored_barrier");
     engine_.attr("monitored_barrier")(o, wait_all_ranks);
   }
   void setSequenceNumberForGroup() override {
-    py::gil_scoped_acquire gil;
+    PythonEntry python;
+    require(python, "set_sequence_number_for_group");
     engine_.attr("set_sequence_number_for_group")();
   }
   uint64_t getSequenceNumberForGroup() override {
-    py::gil_scoped_acquire gil;
+    PythonEntry python;
+    require(python, "get_sequence_number_for_group");
     return engine_.attr("get_sequence_number_for_group")().cast<uint64_t>();
   }
   void setTimeout(std::chrono::milliseconds timeout) override {
-    py::gil_scoped_acquire gil;
+    PythonEntry python;
+    require(python, "set_timeout");
     engine_.attr("set_timeout")(timeout.count() / 1000.0);
   }
+  // c10d calls these from destructors too: once Python is shutting down there is nothing to end.
   void abort() override {
-    py::gil_scoped_acquire gil;
-    engine_.attr("abort")();
+    PythonEntry python;
+    if (python.ok()) engine_.attr("abort")();
   }
   void shutdown() override {
-    py::gil_scoped_acquire gil;
-    engine_.attr("shutdown")();
+    PythonEntry python;
+    if (python.ok()) engine_.attr("shutdown")();
   }
 
  private:
+  // c10d may call in from its own threads (python_gate.h says why the GIL can be refused).
+  static void require(const PythonEntry& python, const char* what) {
+    TORCH_CHECK(python.ok(), "deeplink process group: ", what, " cannot run: the Python interpreter is shutting down ",
+                "(a collective issued from a non-Python thread after exit began)");
+  }
+
   template <typename... Args>
   intrusive_ptr<Work> call(const char* name, Args&&... args) {
-    py::gil_scoped_acquire gil;
+    PythonEntry python;
+    require(python, name);
     py::object work = engine_.attr(name)(std::forward<Args>(args)...);
     return work.cast<intrusive_ptr<Work>>();
   }
@@ -187,6 +200,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
       "drain_helper_threads", [](double seconds) { return HelperThreads::instance().drain(seconds); },
       py::arg("seconds"), py::call_guard<py::gil_scoped_release>(),
       "wait up to `seconds` for the threads completing futures of future-less works; True if none is left");
+  m.def("close_python_gate", &deeplink::close_python_gate, py::arg("seconds"),
+        "at exit: refuse the GIL to c10d's threads from now on, after waiting up to `seconds` for those inside "
+        "(csrc/shim/python_gate.h); True if none was left inside");
   m.def("wrap_work", &wrap_work, py::arg("inner"), py::arg("outputs"), py::arg("finish"), py::arg("context"),
         "A Work that completes with `outputs` after `inner` does and `finish()` ran; failures name `context`.");
 }

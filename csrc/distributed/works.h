@@ -8,6 +8,8 @@
 
 #include <cxxabi.h>
 
+#include "../shim/python_gate.h"
+
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -20,28 +22,18 @@
 namespace deeplink_dist {
 
 namespace py = pybind11;
+using deeplink::PythonEntry;
 using c10::intrusive_ptr;
 using c10d::Work;
 
-// Whether Python may still be entered from a thread. Once the interpreter finalizes, a thread
-// that asks for the GIL is ended on the spot (pthread_exit); inside a destructor that aborts the
-// whole process ("terminate called without an active exception"). Code that may run then skips
-// Python instead (and leaks what it held: the process is ending).
-inline bool python_running() {
-#if PY_VERSION_HEX >= 0x030D0000
-  return Py_IsInitialized() && !Py_IsFinalizing();
-#else
-  return Py_IsInitialized() && !_Py_IsFinalizing();
-#endif
-}
-
-// A Python object that may be released on a thread without the GIL (c10d's worker threads).
+// A Python object that may be released on a thread without the GIL (c10d's worker threads). Once
+// Python is shutting down it is leaked instead (python_gate.h): the process is ending.
 struct PyRef {
   py::object obj;
   explicit PyRef(py::object o) : obj(std::move(o)) {}
   ~PyRef() {
-    if (python_running()) {
-      py::gil_scoped_acquire gil;
+    PythonEntry python;
+    if (python.ok()) {
       obj = py::object();
     } else {
       obj.release();
@@ -154,7 +146,7 @@ class MappedWork : public Work {
           self->wait(kNoTimeout);
           fut->markCompleted(c10::IValue(self->outputs_));
         } catch (abi::__forced_unwind&) {
-          throw;  // the interpreter ended this thread (see python_running): let it end
+          throw;  // something ended this thread (pthread_exit/cancel): let it end
         } catch (...) {
           fut->setError(std::current_exception());
         }
@@ -201,11 +193,12 @@ class MappedWork : public Work {
   // The mutex comes first and the GIL second: `finish` releases the GIL inside (tensor copies do),
   // so a thread holding the GIL while it waits for the mutex would deadlock with the runner.
   void finish_once() {
-    if (!finish_ || !python_running()) return;  // nobody reads the outputs of a finalizing process
+    if (!finish_) return;
     std::unique_lock<std::mutex> lock(finish_mutex_, std::defer_lock);
     lock_without_gil(lock);
     if (finished_) return;
-    py::gil_scoped_acquire gil;
+    PythonEntry python;
+    if (!python.ok()) return;  // Python is shutting down (python_gate.h): nobody reads the outputs now
     finish_->obj();  // a Python error propagates to the waiter; finished_ stays false
     finished_ = true;
   }

@@ -6,6 +6,7 @@
 #include "device_state.h"
 #include "generator.h"
 #include "pinned_memory.h"
+#include "python_gate.h"
 #include "router.h"
 #include "runtime.h"
 #include "storage_ops.h"
@@ -34,6 +35,9 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   register_backend_meta();
   register_profiler();
 
+  m.def("_close_python_gate", &close_python_gate, py::arg("seconds"),
+        "at exit: refuse the GIL to non-Python threads from now on, after waiting up to `seconds` for those "
+        "inside (python_gate.h); True if none was left inside");
   m.def("_host_runtime_table", [] { return reinterpret_cast<uintptr_t>(host_runtime_table()); },
         "Address of the CPU reference backend's dl_runtime_v1 table.");
 

@@ -7,7 +7,9 @@
 #include "device_state.h"
 #include "generator.h"
 #include "host_mirror.h"
+#include "layouts.h"
 #include "profiler.h"
+#include "python_gate.h"
 #include "upcast.h"
 #include "runtime.h"
 
@@ -196,7 +198,10 @@ RoutePtr resolve(const c10::OperatorHandle& op, uint64_t gen) {
   r->generation = gen;
   {
     // The resolver runs Python and may dispatch ops itself: no lock is held here.
-    py::gil_scoped_acquire gil;
+    PythonEntry python;
+    TORCH_CHECK(python.ok(), "deeplink: cannot choose a kernel for ", r->op->name, " now: the Python interpreter is ",
+                "shutting down (a call from a non-Python thread after exit began; finish device work before the "
+                "program ends)");
     release_retired();
     TORCH_CHECK(g_resolver != nullptr, "deeplink: dispatcher not initialised (import deeplink)");
     py::tuple res = py::reinterpret_borrow<py::object>(g_resolver)(r->op->name);
@@ -520,6 +525,7 @@ void run_passthrough(const c10::OperatorHandle& op, torch::jit::Stack* stack, co
     op.redispatchBoxed(c10::DispatchKeySet(aten == c10::DeviceType::CUDA ? c10::DispatchKey::CUDA : c10::DispatchKey::CPU),
                        stack);
   }
+  require_strided_results(op, *stack, backend_slot(r.backend).name);  // x.to_sparse(): a clear error
   std::vector<at::Tensor> written;
   for (const Converted& c : conv)
     if (c.write) written.push_back(c.orig);
@@ -575,6 +581,7 @@ void run_cpu_fallback(const c10::OperatorHandle& op, torch::jit::Stack* stack, c
   } else {
     op.redispatchBoxed(c10::DispatchKeySet(c10::DispatchKey::CPU), stack);
   }
+  require_strided_results(op, *stack, backend_slot(r.backend).name);  // x.to_sparse(): a clear error
   c10::SmallVector<at::Tensor, 4> written;
   for (const Converted& c : conv)
     if (c.write) written.push_back(c.orig);
@@ -630,7 +637,10 @@ bool run_python(const c10::OperatorHandle& op, torch::jit::Stack* stack, const R
   const auto& args = schema.arguments();
   const size_t n = args.size();
   const size_t start = stack->size() - n;
-  py::gil_scoped_acquire gil;
+  PythonEntry python;
+  TORCH_CHECK(python.ok(), "deeplink backend '", backend_slot(r.backend).name, "': its Python kernel for ", r.op->name,
+              " cannot run now: the Python interpreter is shutting down (a call from a non-Python thread after exit ",
+              "began; finish device work before the program ends)");
   py::list pos;
   py::dict kw;
   for (size_t i = 0; i < n; ++i) {

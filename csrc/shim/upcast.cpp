@@ -10,9 +10,6 @@
 namespace deeplink {
 namespace {
 
-// The widened counterpart of `t` for the plan, or nullopt when `t` needs none.
-c10::ScalarType wider(const UpcastPlan& p, c10::ScalarType t) { return t == p.from ? p.to : t; }
-
 // What a result of dtype `r` computed in `p.to` is, in CUDA's terms: the same relation to `p.from`
 // (same dtype, its real counterpart, or its complex counterpart); other dtypes (indices, counts
 // promoted to int64, bools) are left as they are.
@@ -27,19 +24,32 @@ std::optional<c10::ScalarType> narrower(const UpcastPlan& p, c10::ScalarType r) 
   return std::nullopt;
 }
 
+// A dtype argument (`ScalarType dtype` or `ScalarType? dtype`, e.g. sum(x, dtype=...)) asks for the
+// result's dtype: one the kernel lacks is widened like the tensors (the result is narrowed back to
+// it); any other is passed on as asked, and the result is left in it.
+bool is_dtype_argument(const c10::Argument& a) {
+  c10::TypePtr t = a.real_type();
+  if (t->kind() == c10::TypeKind::OptionalType) t = t->castRaw<c10::OptionalType>()->getElementType();
+  return t->kind() == c10::TypeKind::ScalarTypeType;
+}
+
 }  // namespace
 
 std::optional<UpcastPlan> widen_arguments(const c10::FunctionSchema& schema, const UpcastPairs& pairs,
                                           const std::vector<bool>& writes, torch::jit::Stack& stack, size_t start) {
   const size_t n = schema.arguments().size();
   std::optional<UpcastPlan> plan;
-  auto dtype_of = [&](const c10::IValue& v) -> std::optional<c10::ScalarType> {
+  // The plan's dtype comes from a tensor argument, or from a dtype= argument asking for a result
+  // dtype the kernel lacks (sum(float32 x, dtype=complex32)).
+  auto dtype_of = [&](size_t i) -> std::optional<c10::ScalarType> {
+    const c10::IValue& v = stack[start + i];
     if (v.isTensor() && v.toTensor().defined()) return v.toTensor().scalar_type();
     if (v.isTensorList() && v.toTensorList().size() > 0) return v.toTensorList().get(0).scalar_type();
+    if (v.isInt() && is_dtype_argument(schema.arguments()[i])) return static_cast<c10::ScalarType>(v.toInt());
     return std::nullopt;
   };
   for (size_t i = 0; i < n && !plan; ++i) {
-    auto d = dtype_of(stack[start + i]);
+    auto d = dtype_of(i);
     if (!d) continue;
     for (const auto& [from, to] : pairs)
       if (*d == from) plan = UpcastPlan{from, to, {}};
@@ -56,8 +66,12 @@ std::optional<UpcastPlan> widen_arguments(const c10::FunctionSchema& schema, con
       c10::List<at::Tensor> out;
       for (const at::Tensor& t : v.toTensorList()) out.push_back(t.scalar_type() == plan->from ? t.to(plan->to) : t);
       v = std::move(out);
-    } else if (v.isInt() && schema.arguments()[i].real_type()->kind() == c10::TypeKind::ScalarTypeType) {
-      v = static_cast<int64_t>(wider(*plan, static_cast<c10::ScalarType>(v.toInt())));  // e.g. sum(dtype=...)
+    } else if (v.isInt() && is_dtype_argument(schema.arguments()[i])) {  // e.g. sum(dtype=...)
+      const auto asked = static_cast<c10::ScalarType>(v.toInt());
+      if (asked == plan->from)
+        v = static_cast<int64_t>(plan->to);
+      else
+        plan->narrow_fresh = false;
     }
   }
   return plan;
@@ -72,6 +86,7 @@ void narrow_results(const UpcastPlan& plan, const c10::FunctionSchema& schema, t
     if (!t.defined()) return t;
     for (const auto& [wide, original] : plan.written)
       if (t.unsafeGetTensorImpl() == wide.unsafeGetTensorImpl()) return original;
+    if (!plan.narrow_fresh) return t;
     auto target = narrower(plan, t.scalar_type());
     return target ? t.to(*target) : t;
   };

@@ -16,6 +16,9 @@ using UpcastPairs = std::vector<std::pair<c10::ScalarType, c10::ScalarType>>;  /
 struct UpcastPlan {
   c10::ScalarType from, to;
   std::vector<std::pair<at::Tensor, at::Tensor>> written;  // (widened copy, the caller's tensor)
+  // False when a dtype= argument asked for a dtype the kernel has (sum(complex32 x, dtype=complex64)):
+  // fresh results already are what the caller asked for.
+  bool narrow_fresh = true;
 };
 
 // Widens the arguments of one call in place when one has a dtype listed in `pairs`.

@@ -13,10 +13,16 @@ Which compiler a graph gets depends on the active backend:
 The default `torch.compile(fn)` (Inductor) takes route 2 for every ATen-device backend (Inductor's
 full pipeline for that device) and otherwise behaves as backend="deeplink", since Inductor has no
 code generator for a vendor's device.
+
+A compiled graph belongs to the backend that was active when it was compiled, but dynamo's guards
+(shapes, dtypes, device type) cannot see which deeplink backend is active. So `deeplink.use()`
+switching away from a backend that compiled graphs drops dynamo's compiled code
+(`torch._dynamo.reset()`, forget_other_backends below): the next call recompiles for the new backend.
 """
 from __future__ import annotations
 
 import functools
+import sys
 import warnings
 
 import torch
@@ -55,6 +61,15 @@ def _decompositions(rec):
 
 
 _warned: set = set()
+_compiled_for: set = set()  # names of the backends dynamo holds compiled deeplink graphs of
+
+
+def forget_other_backends(active: str) -> None:
+    """Called when `active` becomes the active backend: drop dynamo's compiled code if any of it was
+    compiled for another deeplink backend (its guards would let it run here)."""
+    if _compiled_for - {active} and "torch._dynamo" in sys.modules:
+        sys.modules["torch._dynamo"].reset()
+        _compiled_for.clear()
 
 
 def _warn_once(key: str, message: str) -> None:
@@ -72,6 +87,7 @@ def deeplink_backend(gm: torch.fx.GraphModule, example_inputs, **kwargs):
     """The `deeplink` torch.compile backend (registered with torch._dynamo)."""
     from torch._dynamo.backends.common import aot_autograd
     rec = registry.active()
+    _compiled_for.add(rec.name)
     compile_one = _vendor_compiler(rec)
     if compile_one is not None:
         return aot_autograd(fw_compiler=compile_one, bw_compiler=compile_one,
@@ -100,6 +116,7 @@ def default_inductor(compile_fx):
         rec = registry.active()
         if rec.backend.aten_device is None:
             return deeplink_backend(model_, example_inputs_)
+        _compiled_for.add(rec.name)
         from .aten_inductor import inductor_inner_compile
         return compile_fx(model_, example_inputs_, inner_compile=inductor_inner_compile(rec.backend.aten_device),
                           **kwargs)

@@ -18,7 +18,6 @@ import re
 import threading
 import time
 
-import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .module_path import ModulePath

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import math
 
-import torch
-
 
 def _dims(x, dim):
     if dim is None or (isinstance(dim, (list, tuple)) and len(dim) == 0):

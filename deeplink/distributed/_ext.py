@@ -19,4 +19,6 @@ def extension():
         from .._build import DISTRIBUTED, load
         _module = load(DISTRIBUTED)
         atexit.register(_module.drain_helper_threads, EXIT_DRAIN_SECONDS)
+        from .. import _exit
+        _exit.add_gate(_module.close_python_gate)  # closed after the drain, by deeplink's own exit hook
     return _module

@@ -1,7 +1,6 @@
 """Turning CUDA compatibility mode on and off in this process (deeplink.cuda_compat.enable)."""
 from __future__ import annotations
 
-import os
 import threading
 
 import torch
@@ -64,7 +63,3 @@ def disable() -> None:
         if _patches is not None:
             _patches.undo()
             _patches = None
-
-
-def enabled_by_environment() -> bool:
-    return os.environ.get(ENV_FLAG, "") not in ("", "0")

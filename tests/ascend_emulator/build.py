@@ -136,9 +136,5 @@ def build(verbose: bool = False) -> Path:
     return home
 
 
-def build_info(home: Path) -> dict:
-    return json.loads((Path(home) / "BUILD_INFO.json").read_text())
-
-
 if __name__ == "__main__":
     print(build(verbose=True))

@@ -34,3 +34,18 @@ def test_report_html_renders_offline(cpu_run):
     (cpu_run["out"] / "report-screenshot.png").write_bytes(result.screenshot)
     colors = png_colors(result.screenshot)
     assert (46, 125, 50) in colors, "no 'pass' green in the screenshot: the plots did not paint"
+
+
+def test_failing_samples_render_filtered_from_the_address(cpu_run):
+    """The page's script renders the failing-samples table, filtered by the #failures?... address."""
+    html_path = cpu_run["out"] / "report.html"
+    rows = [s for s in cpu_run["report"]["samples"] if s["status"] not in ("pass", "skip")]
+    if not rows:
+        pytest.skip("the small cpu run has no failing sample to render")
+    status = rows[0]["status"]
+    result = load(chromium, html_path.as_uri() + f"#failures?status={status}", height=600)
+    assert result.console == [], result.console
+    shown = result.dom.count(f'<tr data-status="{status}">')
+    assert shown == min(100, sum(s["status"] == status for s in rows))
+    assert result.dom.count("<tr data-status=") == shown
+    assert "deeplink conformance run --backend cpu --case " in result.dom

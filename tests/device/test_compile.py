@@ -159,3 +159,30 @@ def test_declined_graphs_run_op_by_op(graph_backend):
         y = torch.compile(lambda x: x.sin() * 2, backend="deeplink")(x)
     assert graph_backend.graphs and torch.allclose(y.cpu(), x.cpu().sin() * 2)
     assert any("declined a graph" in str(w.message) for w in caught)
+
+
+def test_switching_backends_recompiles_for_the_new_backend():
+    """A graph compiled under one deeplink backend never runs on another's tensors: dynamo's guards
+    (shape, dtype, device type) cannot tell them apart, so deeplink.use() drops compiled code made
+    for the previous backend and the next call compiles again, here with onnxruntime's compiler."""
+    from backend_scope import on_backend
+    if not deeplink._registry.get("onnxruntime").available:
+        pytest.skip("onnxruntime is not installed")
+    from deeplink.backends.onnxruntime import stats
+    counter = CompileCounterWithBackend("deeplink")
+    fn = torch.compile(lambda x: torch.tanh(x) * 2, backend=counter)
+    x = torch.randn(8)
+    with on_backend("cpu"):
+        torch.testing.assert_close(fn(x.to("deeplink")).cpu(), torch.tanh(x) * 2)
+        fn(x.to("deeplink"))
+    assert counter.frame_count == 1
+    with on_backend("onnxruntime"):
+        before = sum(stats()["compiled"][k] for k in stats()["compiled"] if k != "eager_ops")
+        y = fn(x.to("deeplink"))
+        after = sum(stats()["compiled"][k] for k in stats()["compiled"] if k != "eager_ops")
+    assert counter.frame_count == 2, "the graph compiled under cpu ran on onnxruntime tensors"
+    assert after > before  # onnxruntime's graph compiler compiled it
+    torch.testing.assert_close(y.cpu(), torch.tanh(x) * 2)
+    with on_backend("cpu"):
+        fn(x.to("deeplink"))
+    assert counter.frame_count == 3  # and back

@@ -1,7 +1,6 @@
 """What a user does with tensors on the deeplink device (CPU reference backend)."""
 import io
 
-import pytest
 import torch
 
 import deeplink  # noqa: F401

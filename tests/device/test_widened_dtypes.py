@@ -97,3 +97,29 @@ def test_deeplink_ops_names_the_widened_dtypes():
     text = out.getvalue()
     assert "computed in a wider dtype" in text
     assert "cpu: histc: uint8->float64, int8->float64, int16->float64, int32->float64, int64->float64" in text
+
+
+def test_a_dtype_argument_naming_the_lacking_dtype_is_widened_too():
+    """sum/prod(dtype=complex32): the dtype= argument is widened with the tensors (ATen CPU has no
+    complex32 sum) and the result comes back as complex32, as on CUDA; a dtype= the kernel has is
+    passed on as asked, and the result stays in it."""
+    z64 = torch.randn(6, 3, dtype=torch.complex64, generator=torch.Generator().manual_seed(4))
+    z = z64.to(torch.complex32).to("deeplink")
+    wide = z.cpu().to(torch.complex64)
+    for got, expected in ((torch.sum(z, dtype=torch.complex32), wide.sum()),
+                          (torch.sum(z, 0, dtype=torch.complex32), wide.sum(0)),
+                          (torch.prod(z, dtype=torch.complex32), wide.prod()),
+                          (torch.prod(z, 1, dtype=torch.complex32), wide.prod(1))):
+        assert got.dtype == torch.complex32 and got.device.type == "deeplink"
+        torch.testing.assert_close(got.cpu().to(torch.complex64), expected.to(torch.complex32).to(torch.complex64))
+    kept = torch.sum(z, 0, dtype=torch.complex64)
+    assert kept.dtype == torch.complex64
+    torch.testing.assert_close(kept.cpu(), wide.sum(0))
+    x = torch.randn(5, generator=torch.Generator().manual_seed(5))
+    asked = torch.sum(x.to("deeplink"), dtype=torch.complex32)  # only the dtype= argument lacks a kernel
+    assert asked.dtype == torch.complex32
+    torch.testing.assert_close(asked.cpu().to(torch.complex64), x.sum().to(torch.complex32).to(torch.complex64))
+    stats = deeplink.op_stats()
+    for packet in ("sum", "prod"):
+        calls = [v for k, v in stats.items() if k.split(".")[0] == packet]
+        assert calls and all(v["fallback"] == 0 for v in calls) and sum(v["native"] for v in calls) >= 2, stats

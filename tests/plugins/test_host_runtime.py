@@ -6,7 +6,6 @@ from __future__ import annotations
 import ctypes
 
 import pytest
-import torch
 
 from deeplink.runtime import D2D, H2D, HostRuntime, RuntimeError_
 

@@ -4,7 +4,6 @@ CLI subcommand a user runs works from a directory outside the checkout, with the
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +61,18 @@ def test_conformance_run_and_demo(installed):
          "--out", str(root / "report"))
     assert (root / "report" / "report.json").exists() or (root / "report" / "report.json.xz").exists()
     assert "loss" in _cli(installed, "demo", "--steps", "1")
+
+
+def test_the_installed_metadata_provides_every_extra(installed):
+    """`pip install 'deeplink[conformance]'` (or any extra docs/install.md names) is a known extra of
+    the installed package, and `all` pulls in every other one."""
+    root, exe = installed
+    out = subprocess.run([str(exe.parent / "python"), "-c", "import importlib.metadata as m; md = m.metadata('deeplink'); "
+                          "print(' '.join(md.get_all('Provides-Extra'))); print('|'.join(m.requires('deeplink')))"],
+                         capture_output=True, text=True, cwd=root, env=clean_env(), timeout=600)
+    _check(out, "importlib.metadata of the installed deeplink")
+    provided, requires = out.stdout.splitlines()
+    assert {"onnxruntime", "models", "conformance", "test", "all"} <= set(provided.split())
+    [all_req] = [r for r in requires.split("|") if "extra == \"all\"" in r or "extra == 'all'" in r]
+    included = set(all_req.split("[", 1)[1].split("]", 1)[0].replace(" ", "").split(","))
+    assert included == set(provided.split()) - {"all"}, all_req

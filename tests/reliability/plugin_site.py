@@ -12,6 +12,7 @@ BASE_BACKEND = """
 import time
 import deeplink.runtime as _rt
 from deeplink.backend import Availability, Backend
+# Older checkouts (scripts/fault_table.py --tree measures one) name the host runtime LibcRuntime.
 HostRuntime = getattr(_rt, "HostRuntime", None) or _rt.LibcRuntime
 
 

@@ -13,9 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-import torch
-
-from deeplink.dtypes import ALL, FLOATS, FLOATS_NO_F64, INDEX, INTS, NUMERIC  # noqa: F401 (the table's vocabulary)
+from deeplink.dtypes import ALL, FLOATS, FLOATS_NO_F64, INDEX, NUMERIC  # noqa: F401 (the table's vocabulary)
 
 
 @dataclass(frozen=True)

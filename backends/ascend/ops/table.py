@@ -99,10 +99,6 @@ def flatten_when_no_dim(b):
         b.args["dim"] = 0
 
 
-def no_complex(b):
-    return any(isinstance(v, torch.Tensor) and v.is_complex() for v in b.args.values())
-
-
 def bias_sizes(b):
     """aclnnConvolutionBackward's biasSizes: the bias length when its gradient is wanted, else empty."""
     return list(b.args["bias_sizes"]) if b.args.get("bias_sizes") is not None else []

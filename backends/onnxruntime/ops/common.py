@@ -27,10 +27,6 @@ def arith_dtype(dtype: torch.dtype) -> torch.dtype:
     return torch.int64
 
 
-def is_int(dtype: torch.dtype) -> bool:
-    return not dtype.is_floating_point and not dtype.is_complex
-
-
 def default_float() -> torch.dtype:
     return torch.get_default_dtype()
 
