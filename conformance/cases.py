@@ -6,6 +6,10 @@ Two sources, kept apart:
   is rolled up under.
 * `llm`: own generators for LLM-tier ops no OpInfo sample reaches (conformance/llm_cases.py);
   the reference is ATen CPU in float64, and each such case says so.
+* `variant`: variants of golden samples (non-contiguous, channels_last, expanded, extremal values,
+  ties, in-place, out=; conformance/variants.py), judged against ATen CPU in float64.
+* `generated`: own generators for arguments no golden sample exercises (conformance/generators/),
+  judged against ATen CPU in float64.
 
 A case id is stable across runs (source/kind/dtype/op/index), which is what makes resuming work.
 """
@@ -84,8 +88,23 @@ def make_selector(pattern: str | None):
     return lambda name: rx.search(name) is not None
 
 
+def _generated_cases(dtypes: list[str], selected) -> list[Case]:
+    from .generators import enumerate_cases  # noqa: PLC0415
+
+    out = []
+    for op, kind, dtype, index, params in enumerate_cases(dtypes):
+        if not selected(op):
+            continue
+        cid = case_id("generated", kind, dtype, op, index)
+        payload = {"id": cid, "source": "generated", "kind": kind, "dtype": dtype, "op": op,
+                   "index": index, "params": params, "aten": [op]}
+        out.append(Case(cid, "generated", kind, dtype, op, index, [op], payload))
+    return out
+
+
 def build_cases(goldens: dict, dtypes: list[str], ops: str | None = None,
-                include_llm: bool = True, include_gradients: bool = True) -> list[Case]:
+                include_llm: bool = True, include_gradients: bool = True,
+                include_variants: bool = True) -> list[Case]:
     """`goldens`: {(kind, dtype): loaded golden dict}."""
     selected = make_selector(ops)
     # OpInfos flagged nondeterministic, or every forward sample of which draws random numbers
@@ -104,6 +123,13 @@ def build_cases(goldens: dict, dtypes: list[str], ops: str | None = None,
             cases += _opinfo_cases(goldens[(FORWARD, dtype)], FORWARD, dtype, selected, nondeterministic)
         if include_gradients and (GRADIENTS, dtype) in goldens:
             cases += _opinfo_cases(goldens[(GRADIENTS, dtype)], GRADIENTS, dtype, selected, nondeterministic)
+    if include_variants:
+        from .variants import variant_cases  # noqa: PLC0415
+
+        for dtype in dtypes:
+            if (FORWARD, dtype) in goldens:
+                cases += variant_cases(goldens[(FORWARD, dtype)], dtype, selected, nondeterministic)
+        cases += _generated_cases(dtypes, selected)
     if include_llm:
         cases += _llm_cases(dtypes, selected)
     return cases

@@ -30,6 +30,8 @@ def _add_run(sub) -> None:
     p.add_argument("--workload", action="append", default=[], help="extra workload file from `conformance trace`")
     p.add_argument("--no-llm", action="store_true", help="skip the generated LLM-tier cases")
     p.add_argument("--no-gradients", action="store_true", help="skip the gradient golden data")
+    p.add_argument("--no-variants", action="store_true",
+                   help="skip the variants of golden samples and the generated cases (docs/conformance.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--cases", default=None, metavar="DIR",
                    help="replay the op calls `deeplink run --capture` saved in DIR instead of the suite "
@@ -223,6 +225,7 @@ def _cmd_run(args) -> int:
                       ops=None if args.case else args.ops, jobs=args.jobs, timeout_s=args.timeout,
                       plugins=args.plugin, golden=args.golden, workloads=args.workload,
                       include_llm=not args.no_llm, include_gradients=not args.no_gradients,
+                      include_variants=not args.no_variants,
                       progress=not args.no_progress, case_ids=list(args.case), command=_resume_command())
     if args.memory_growth_mb is not None:
         opts.memory_growth_mb = args.memory_growth_mb
@@ -242,9 +245,11 @@ def _cmd_run(args) -> int:
         return interrupts.exit_code()
     s = done["report"]["summary"]
     print("cases: " + ", ".join(f"{k} {v}" for k, v in s["cases"]["by_status"].items()))
+    from .rollup import headline  # noqa: PLC0415
+
     for tier, c in s["op_coverage"].items():
-        a = c["all_dtypes"]
-        print(f"op coverage {tier}: {pct(a['coverage'])} ({a['pass']}/{a['ops']} ops, {a['tested']} tested)")
+        print(f"op coverage {tier}, all dtypes: {headline(c['all_dtypes'])} of {c['all_dtypes']['ops']} ops; "
+              + ", ".join(f"{d}: {headline(c[d])}" for d in opts.dtypes))
     for name, w in s["workload_coverage"].items():
         print(f"workload {name}: {pct(w['calls_fraction'])} of calls, {pct(w['flops_fraction'])} of FLOPs")
     for kind, path in done["paths"].items():

@@ -83,6 +83,8 @@ class SubstituteMode(TorchDispatchMode):
                 pairs = zip(original, computed) if isinstance(original, (list, tuple)) else [(original, computed)]
                 for o, c in pairs:
                     if isinstance(o, torch.Tensor):
+                        if o.shape != c.shape:     # an out= argument the op resized
+                            o.resize_(c.shape)
                         o.copy_(c)
                         mutated.append((c, o))
 

@@ -3,9 +3,12 @@
 The fast path is a single plain run. Only a failing case pays for diagnosis:
 
 1. re-run under RecordMode: which overloads the case called, which one raised;
-2. re-run with *all* of them on ATen CPU (SubstituteMode). Still failing means ATen CPU gives the
-   same answer as the backend and CUDA differs (a real CPU-vs-CUDA numerical difference, or a bug
-   outside any op): "unattributed", every compute op of the sample shares the failure;
+2. re-run with *all* of them on ATen CPU (SubstituteMode). Still failing, the sample is run once
+   more natively on ATen CPU, without the device (NATIVE_CPU). Failing there too means ATen CPU
+   gives the same answer and CUDA differs: "unattributed". Passing there means the backend made
+   the sample run differently (another attention kernel, another decomposition): the overloads
+   the device run called and the native run did not are blamed ("ran differently"); when there are
+   none, the failure is the backend's, outside any op, and says so;
 3. otherwise substitute one op at a time: each op whose substitution alone fixes the case is to
    blame; if none does alone (two bugs in one sample), shrink the full set one op at a time to a
    minimal set that still fixes it.
@@ -87,6 +90,52 @@ def attempt(program, target, modes=()) -> Attempt:
     return Attempt(PASS, comparison, "", routes, seconds)
 
 
+class _NativeCpu:
+    """The sample on plain ATen CPU tensors, no deeplink anywhere: what "fails natively" means."""
+
+    name = "native-cpu"
+    device = "cpu"
+    can_substitute = False
+
+    def run_context(self):
+        return contextlib.nullcontext()
+
+    def reset_stats(self) -> None:
+        pass
+
+    def routes(self) -> dict:
+        return {}
+
+
+NATIVE_CPU = _NativeCpu()
+
+# Host <-> device traffic of the case itself: a device run has it and a native CPU run does not, so
+# it is never "what ran differently".
+_MOVEMENT = frozenset({"_to_copy", "_copy_from", "_copy_from_and_resize", "copy_", "empty.memory_format",
+                       "empty_strided", "lift_fresh", "detach"})
+
+
+def _compare_with_native_cpu(program, first: Attempt, candidates: list[str], raised_in) -> dict:
+    """Every op on ATen CPU did not fix the case: does the sample fail natively on the CPU too?"""
+    native_record = RecordMode()
+    native = attempt(program, NATIVE_CPU, [native_record])
+    if not native.ok:
+        return {"method": "unattributed", "ops": {}, "candidates": candidates, "native_cpu": native.status,
+                "note": f"fails natively on ATen CPU too ({native.status}): the backend agrees with ATen CPU "
+                        "and CUDA differs"}
+    differ = [op for op in candidates if op not in native_record.seen and op not in _MOVEMENT]
+    if not differ:
+        return {"method": "backend, outside any op", "ops": {}, "candidates": candidates, "native_cpu": PASS,
+                "note": "passes natively on ATen CPU with the same ops; the difference is outside them "
+                        "(copies, autograd, the device)"}
+    blamed = {op: ERROR if first.status == ERROR and op == raised_in else MISMATCH for op in differ}
+    return {"method": "ran differently", "ops": blamed, "native_cpu": PASS,
+            "native_ops": [op for op in native_record.seen if op not in native_record.views],
+            "note": "passes natively on ATen CPU, which ran " + ", ".join(
+                op for op in native_record.seen if op not in native_record.views and op not in candidates)[:300]
+                    + " instead"}
+
+
 def diagnose(program, target, first: Attempt) -> dict:
     """Which ops are to blame for a failing attempt (see module docstring)."""
     record = RecordMode()
@@ -107,11 +156,14 @@ def diagnose(program, target, first: Attempt) -> dict:
         return attempt(program, target, [target.substitute(ops)]).ok
 
     if not fixed_by(candidates):
-        note = ("fails the same way with every op on ATen CPU: the backend agrees with ATen CPU and "
-                "CUDA differs" if target.name != "reference" else "")
+        if target.device != "cpu":
+            native = _compare_with_native_cpu(program, first, candidates, raised_in)
+            if native["ops"] or native["method"] != "unattributed" or not (first.status == ERROR and raised_in):
+                return native
+            return {"method": "raised_in", "ops": {raised_in: ERROR}, "note": native["note"]}
         if first.status == ERROR and raised_in:
-            return {"method": "raised_in", "ops": {raised_in: ERROR}, "note": note}
-        return {"method": "unattributed", "ops": {}, "candidates": candidates, "note": note}
+            return {"method": "raised_in", "ops": {raised_in: ERROR}}
+        return {"method": "unattributed", "ops": {}, "candidates": candidates}
     culprits = [op for op in candidates if fixed_by([op])]
     method = "substitution"
     if not culprits:

@@ -11,4 +11,12 @@ def build(case: dict):
         from .llm_cases import build as build_llm  # noqa: PLC0415
 
         return build_llm(case)
+    if case["source"] == "variant":
+        from .variants import VariantProgram  # noqa: PLC0415
+
+        return VariantProgram(case)
+    if case["source"] == "generated":
+        from .generators import build as build_generated  # noqa: PLC0415
+
+        return build_generated(case)
     raise ValueError(f"case {case['id']}: unknown source {case['source']!r}")

@@ -23,7 +23,10 @@ no verdict at all; `untested` when no case reached it.
 Metrics (DESIGN.md):
 * op coverage of a tier for a dtype = overloads of the tier whose status is `pass` (every sample
   reaching them passed natively, none fell back) / overloads in the tier. "all dtypes" requires
-  `pass` in every dtype where the overload got a verdict.
+  `pass` in every dtype of the run: an overload untested (or skipped) in one dtype is not covered
+  in "all dtypes", however well it did in the others; it is counted as `partly_untested` there.
+  Each figure comes with `tested` and `untested` beside `pass`, so a high pass rate over few
+  tested ops cannot pass for coverage.
 * workload coverage = share of a workload step's aten calls (and of its FLOPs) in overloads that
   are covered: `pass` in float32 for fp32 steps; for autocast steps `pass` in every dtype of
   (float32, bfloat16) in which the overload got a verdict, and in at least one.
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 from .statuses import FAILURES, FALLBACK, PASS, SEVERITY, SKIP, worst
 
 UNTESTED = "untested"
+PARTLY_UNTESTED = "partly_untested"     # all dtypes: a verdict in some dtypes, none in others
 
 
 @dataclass
@@ -127,22 +131,40 @@ def op_status(table, op: str, dtypes: list[str]) -> str:
     return SKIP if SKIP in statuses else UNTESTED
 
 
+def status_in_every_dtype(table, op: str, dtypes: list[str]) -> str:
+    """The "all dtypes" status: the worst verdict when one failed; `pass` only when it passed in
+    every dtype; `partly_untested` when it passed where tested but some dtype has no verdict."""
+    status = op_status(table, op, dtypes)
+    if status != PASS:
+        return status
+    every = all((op, d) in table and table[(op, d)].status == PASS for d in dtypes)
+    return PASS if every else PARTLY_UNTESTED
+
+
 def tier_coverage(table, tier_ops: list[str], dtypes: list[str]) -> dict:
-    """Op coverage of one tier: overall and per dtype, with the counts behind each figure."""
+    """Op coverage of one tier: overall and per dtype, with the counts behind each figure
+    (tested = got a verdict; for "all dtypes", a verdict in every dtype)."""
     def summarise(status_of) -> dict:
         by_status: dict[str, int] = defaultdict(int)
         for op in tier_ops:
             by_status[status_of(op)] += 1
         total = len(tier_ops)
         passed = by_status.get(PASS, 0)
-        tested = total - by_status.get(UNTESTED, 0) - by_status.get(SKIP, 0)
-        return {"ops": total, "tested": tested, "pass": passed,
+        untested = by_status.get(UNTESTED, 0) + by_status.get(SKIP, 0) + by_status.get(PARTLY_UNTESTED, 0)
+        return {"ops": total, "tested": total - untested, "pass": passed, "untested": untested,
                 "coverage": passed / total if total else 0.0, "by_status": dict(sorted(by_status.items()))}
 
-    out = {"all_dtypes": summarise(lambda op: op_status(table, op, dtypes))}
+    out = {"all_dtypes": summarise(lambda op: status_in_every_dtype(table, op, dtypes))}
     for d in dtypes:
         out[d] = summarise(lambda op, d=d: table[(op, d)].status if (op, d) in table else UNTESTED)
     return out
+
+
+def headline(cell: dict) -> str:
+    """One coverage figure with what it rests on: "61.2% (393 pass / 520 tested / 122 untested)"."""
+    pct = f"{100 * cell['coverage']:.1f}%"
+    untested = cell.get("untested", cell["ops"] - cell["tested"])
+    return f"{pct} ({cell['pass']} pass / {cell['tested']} tested / {untested} untested)"
 
 
 def workload_dtypes(precision: str) -> list[str]:

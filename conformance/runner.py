@@ -33,6 +33,7 @@ class RunOptions:
     workloads: list[str] = field(default_factory=list)    # extra workload files (`trace` output)
     include_llm: bool = True
     include_gradients: bool = True
+    include_variants: bool = True        # conformance/variants.py and conformance/generators/
     progress: bool = True
     threads: int | None = None           # torch threads per worker (default: cores / jobs)
     case_ids: list[str] = field(default_factory=list)     # run only these case ids (`--case`)
@@ -106,7 +107,8 @@ def run(opts: RunOptions, log=None) -> dict:
         if not any(f.dtype == dtype for f in files):
             log(f"note: no golden data for {dtype}; only generated LLM-tier cases run in {dtype} "
                 "(record golden data with `deeplink conformance record --device cuda` on a GPU machine)")
-    cases = build_cases(goldens, opts.dtypes, opts.ops, opts.include_llm, opts.include_gradients)
+    cases = build_cases(goldens, opts.dtypes, opts.ops, opts.include_llm, opts.include_gradients,
+                        opts.include_variants)
     if opts.case_ids:
         cases = select_cases(cases, opts.case_ids)
     if not cases:

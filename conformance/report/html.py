@@ -155,15 +155,17 @@ def _badge(status: str) -> str:
 
 
 def _coverage_section(report: dict) -> str:
+    from ..rollup import headline  # noqa: PLC0415
+
     s = report["summary"]
     dtypes = report["options"]["dtypes"]
     parts = ["<h2>Op coverage by tier</h2>"]
     rows = []
     for tier, c in s["op_coverage"].items():
         a = c["all_dtypes"]
-        rows.append((f"{tier} ({a['ops']} ops)", a["by_status"], f"{pct(a['coverage'])} pass"))
+        rows.append((f"{tier} ({a['ops']} ops), all dtypes", a["by_status"], headline(a)))
         for d in dtypes:
-            rows.append((f"  {tier} / {d}", c[d]["by_status"], f"{pct(c[d]['coverage'])} pass"))
+            rows.append((f"  {tier} / {d}", c[d]["by_status"], headline(c[d])))
     if rows:
         parts.append(stacked_bars(rows, "Ops per tier and dtype, by status", "tier-coverage"))
     cat_rows = [(name, c["by_status"], f"{c['pass']}/{c['ops']} pass")

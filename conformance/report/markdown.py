@@ -15,14 +15,17 @@ def _coverage_table(summary: dict, dtypes: list[str]) -> list[str]:
     cov = summary["op_coverage"]
     if not cov:
         return ["(no tier data)", ""]
-    head = "| tier | ops | tested | all dtypes | " + " | ".join(dtypes) + " |"
-    lines = [head, "|" + "---|" * (4 + len(dtypes))]
+    from ..rollup import headline  # noqa: PLC0415
+
+    head = "| tier | ops | all dtypes | " + " | ".join(dtypes) + " |"
+    lines = [head, "|" + "---|" * (3 + len(dtypes))]
     for tier, c in cov.items():
         a = c["all_dtypes"]
-        cells = [f"{pct(c[d]['coverage'])} ({c[d]['pass']})" for d in dtypes]
-        lines.append(f"| {tier} | {a['ops']} | {a['tested']} | **{pct(a['coverage'])}** ({a['pass']}) | "
-                     + " | ".join(cells) + " |")
-    return lines + [""]
+        cells = [headline(c[d]) for d in dtypes]
+        lines.append(f"| {tier} | {a['ops']} | **{headline(a)}** | " + " | ".join(cells) + " |")
+    return lines + ["", "Each cell: passing / ops of the tier, then pass / tested / untested. \"All dtypes\" "
+                    "counts an op only when it passed in every dtype; an op untested in one dtype is untested "
+                    "there.", ""]
 
 
 def memory_lines(memory: dict) -> list[str]:

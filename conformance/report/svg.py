@@ -8,10 +8,10 @@ from html import escape
 STATUS_COLORS = {
     "pass": "#2e7d32", "fallback": "#f9a825", "mismatch": "#c62828", "error": "#6a1b9a",
     "not_implemented": "#8d99ae", "crash": "#111111", "timeout": "#ef6c00", "skip": "#90caf9",
-    "untested": "#e0e0e0", "missing": "#f8bbd0",
+    "partly_untested": "#bdbdbd", "untested": "#e0e0e0", "missing": "#f8bbd0",
 }
 STATUS_ORDER = ["pass", "fallback", "mismatch", "error", "not_implemented", "crash", "timeout", "skip",
-                "untested", "missing"]
+                "partly_untested", "untested", "missing"]
 FONT = "font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif"
 
 
@@ -32,7 +32,7 @@ def legend(statuses: list[str], x: int, y: int) -> str:
 
 def stacked_bars(rows: list[tuple[str, dict, str]], title: str, css_class: str, width: int = 760) -> str:
     """One horizontal bar per row, split by status; rows = (label, {status: count}, right_text)."""
-    label_w, right_w, bar_h, gap, top = 190, 150, 20, 10, 28
+    label_w, right_w, bar_h, gap, top = 190, 300, 20, 10, 28
     bar_w = width - label_w - right_w
     height = top + len(rows) * (bar_h + gap) + 30
     present = [s for s in STATUS_ORDER if any(r[1].get(s) for r in rows)]

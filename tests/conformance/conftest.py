@@ -32,18 +32,36 @@ def cpu_run(tmp_path_factory):
     return {"out": out, "opts": opts, **done}
 
 
-@pytest.fixture(scope="session")
-def planted_run(tmp_path_factory):
-    """The planted-bug backend (tests/conformance/planted_backend.py) on ops that reach its bugs
-    and ops that must stay clean."""
+# The OpInfos and generated overloads that reach every planted bug (planted_kernels.BUGS), and
+# ops next to them that must stay clean.
+PLANTED_OPS = (r"^(add|sum|abs|mul|cumsum|nn\.functional\.linear|_foreach_add_\.Scalar|_foreach_mul_\.Scalar|"
+               r"neg|sub|div\.no_rounding_mode|exp|amax|mm|argmax|min\.reduction_with_dim|maximum|clamp|tanh|"
+               r"nn\.functional\.embedding|embedding_dense_backward)$")
+# The default (fast) planted run: float32, bugs of a few kinds (no crash: each costs a worker restart).
+PLANTED_FAST_OPS = r"^(add|mul|neg|argmax|cumsum|_foreach_add_\.Scalar|_foreach_mul_\.Scalar)$"
+
+
+def _planted(tmp_path_factory, name: str, ops: str, dtypes: list[str]) -> dict:
     from deeplink.conformance.runner import RunOptions, run
 
-    out = tmp_path_factory.mktemp("planted_run")
-    opts = RunOptions(backend="planted", out_dir=out, dtypes=["float32"],
-                      ops=r"^(add|sum|abs|mul|cumsum|nn\.functional\.linear|_foreach_add_\.Scalar)$", jobs=2,
+    out = tmp_path_factory.mktemp(name)
+    opts = RunOptions(backend="planted", out_dir=out, dtypes=dtypes, ops=ops, jobs=2,
                       plugins=[str(HERE / "planted_backend.py")], progress=False, timeout_s=60)
     done = run(opts, log=lambda m: None)
     return {"out": out, "opts": opts, **done}
+
+
+@pytest.fixture(scope="session")
+def planted_run(tmp_path_factory):
+    """The planted-bug backend (tests/conformance/planted_backend.py) on ops that reach some of its
+    bugs and ops that must stay clean, float32."""
+    return _planted(tmp_path_factory, "planted_run", PLANTED_FAST_OPS, ["float32"])
+
+
+@pytest.fixture(scope="session")
+def planted_full_run(tmp_path_factory):
+    """Every planted bug, float32 and bfloat16 (minutes: used by slow tests only)."""
+    return _planted(tmp_path_factory, "planted_full_run", PLANTED_OPS, ["float32", "bfloat16"])
 
 
 def op_status(report: dict, op: str, dtype: str = "float32") -> str | None:
@@ -51,6 +69,12 @@ def op_status(report: dict, op: str, dtype: str = "float32") -> str | None:
         if entry["op"] == op:
             return entry["dtypes"].get(dtype, {}).get("status")
     return None
+
+
+def failing(report: dict) -> dict[tuple[str, str], str]:
+    """{(overload, dtype): status} of every overload that did not pass (skip/untested aside)."""
+    return {(e["op"], dtype): d["status"] for e in report["ops"] for dtype, d in e["dtypes"].items()
+            if d["status"] not in ("pass", "skip", "untested")}
 
 
 def statuses_with_verdict(report: dict, dtype: str = "float32") -> dict[str, str]:

@@ -1,5 +1,5 @@
-"""A deeplink backend named "planted": the CPU reference backend with three deliberately wrong
-kernels and one missing one (tests/conformance/planted_kernels.py). Importing this file registers it; the conformance
+"""A deeplink backend named "planted": the CPU reference backend with deliberately wrong kernels
+(planted_kernels.BUGS) and one missing one (tests/conformance/planted_kernels.py). Importing this file registers it; the conformance
 workers import it through `--plugin tests/conformance/planted_backend.py`."""
 from __future__ import annotations
 
@@ -66,6 +66,8 @@ class PlantedBackend(CpuBackend):
         planted = {"add.Tensor": PythonKernel(_on_host(planted_kernels.noisy_add), impl="planted: noisy"),
                    "sum.dim_IntList": PythonKernel(_on_host(planted_kernels.wrong_dim_sum), impl="planted: wrong dim"),
                    "abs": PythonKernel(planted_kernels.segfault, impl="planted: segfault")}
+        planted.update({op: PythonKernel(fn, impl="planted: " + planted_kernels.BUGS[op][3])
+                        for op, fn in planted_kernels.DEVICE_KERNELS.items()})
         return ChainMap(planted, _Without(super().kernels(), planted_kernels.MISSING))
 
 

@@ -3,6 +3,8 @@ the plots are in the DOM with their marks, and the screenshot shows the status c
 
 The harness is checked first against a page with a planted console error, so a silent browser
 can never pass the test by accident."""
+import re
+
 import pytest
 
 from browser import find_or_install_chromium, load, png_colors
@@ -36,16 +38,29 @@ def test_report_html_renders_offline(cpu_run):
     assert (46, 125, 50) in colors, "no 'pass' green in the screenshot: the plots did not paint"
 
 
-def test_failing_samples_render_filtered_from_the_address(cpu_run):
-    """The page's script renders the failing-samples table, filtered by the #failures?... address."""
-    html_path = cpu_run["out"] / "report.html"
-    rows = [s for s in cpu_run["report"]["samples"] if s["status"] not in ("pass", "skip")]
-    if not rows:
-        pytest.skip("the small cpu run has no failing sample to render")
-    status = rows[0]["status"]
-    result = load(chromium, html_path.as_uri() + f"#failures?status={status}", height=600)
+def test_failing_samples_render_filtered_from_the_address(cpu_run, tmp_path):
+    """The page's script renders the failing-samples table of a report with 1,200 failures, a page
+    at a time, filtered by the #failures?... address."""
+    import copy
+
+    from deeplink.conformance.report.html import render_html
+
+    report = copy.deepcopy(cpu_run["report"])
+    template = next(s for s in report["samples"] if s["op"] == "add")
+    statuses = ("mismatch", "error", "fallback")
+    for i in range(1200):
+        report["samples"].append(dict(template, id=f"opinfo/fwd/float32/add/{1000 + i}", status=statuses[i % 3],
+                                      blame={"method": "substitution", "ops": {"erfinv": "mismatch"}}
+                                      if i % 2 else {}))
+    page = tmp_path / "report.html"
+    page.write_text(render_html(report))
+    result = load(chromium, page.as_uri() + "#failures?status=error&op=erfinv&page=2", height=600)
     assert result.console == [], result.console
-    shown = result.dom.count(f'<tr data-status="{status}">')
-    assert shown == min(100, sum(s["status"] == status for s in rows))
-    assert result.dom.count("<tr data-status=") == shown
-    assert "deeplink conformance run --backend cpu --case " in result.dom
+    matching = sum(1 for i in range(1200) if statuses[i % 3] == "error" and i % 2)
+    shown = result.dom.count('<tr data-status="error">')
+    rendered = re.findall(r'<tr data-status="([a-z_]+)">', result.dom)      # rows, not the script's text
+    assert len(rendered) == shown == min(100, matching - 100)
+    assert f"rows 101-{100 + shown} of {matching} matching (1200 failing samples in all), page 2" in result.dom
+    assert "deeplink conformance run --backend cpu --case opinfo/fwd/float32/add/" in result.dom
+    # The blamed op links to its row of the ops table, which carries the anchor.
+    assert '<a href="#op-erfinv"><code>erfinv</code></a>: mismatch' in result.dom and 'id="op-erfinv"' in result.dom

@@ -33,10 +33,38 @@ def test_tier_coverage_and_all_dtypes():
     table = rollup.roll_up(cases, results)
     cov = rollup.tier_coverage(table, ["mm", "add.Tensor", "neg", "view", "sin"], ["float32", "bfloat16"])
     assert cov["float32"]["pass"] == 2                      # mm and add in float32
-    assert cov["all_dtypes"]["pass"] == 1                   # mm fails in bfloat16
-    assert cov["all_dtypes"]["by_status"] == {"mismatch": 1, "pass": 1, "skip": 1, "untested": 2}
-    assert cov["all_dtypes"]["coverage"] == 1 / 5
+    assert (cov["float32"]["tested"], cov["float32"]["untested"]) == (2, 3)
+    assert (cov["bfloat16"]["pass"], cov["bfloat16"]["tested"], cov["bfloat16"]["untested"]) == (0, 1, 4)
+    # mm fails in bfloat16; add passed in float32 but has no bfloat16 case: not covered either.
+    assert cov["all_dtypes"]["pass"] == 0
+    assert cov["all_dtypes"]["by_status"] == {"mismatch": 1, "partly_untested": 1, "skip": 1, "untested": 2}
+    assert (cov["all_dtypes"]["tested"], cov["all_dtypes"]["untested"]) == (1, 4)
+    assert cov["all_dtypes"]["coverage"] == 0.0
     assert table[("view", "float32")].unattributed == 1
+
+
+def test_all_dtypes_never_counts_an_untested_dtype():
+    """The onnxruntime report once said llm 100% with a bfloat16 row at 20%: every op passing in
+    float32 counted, tested in bfloat16 or not."""
+    ops = [f"op{i}" for i in range(10)]
+    cases = [case(f"{op}/0", [op]) for op in ops] + [case(f"{op}/1", [op], "bfloat16") for op in ops[:2]]
+    table = rollup.roll_up(cases, {c.id: {"status": "pass"} for c in cases})
+    cov = rollup.tier_coverage(table, ops, ["float32", "bfloat16"])
+    assert cov["float32"]["coverage"] == 1.0
+    assert cov["bfloat16"]["coverage"] == 0.2 and cov["bfloat16"]["untested"] == 8
+    assert cov["all_dtypes"]["coverage"] == 0.2 and cov["all_dtypes"]["by_status"]["partly_untested"] == 8
+    assert rollup.headline(cov["all_dtypes"]) == "20.0% (2 pass / 2 tested / 8 untested)"
+
+
+def test_markdown_headline_shows_tested_and_untested_side_by_side():
+    from deeplink.conformance.report.markdown import _coverage_table
+
+    ops = ["a", "b"]
+    table = rollup.roll_up([case("a/0", ["a"])], {"a/0": {"status": "pass"}})
+    summary = {"op_coverage": {"core": rollup.tier_coverage(table, ops, ["float32", "bfloat16"])}}
+    row = _coverage_table(summary, ["float32", "bfloat16"])[2]
+    assert "**0.0% (0 pass / 0 tested / 2 untested)**" in row
+    assert "50.0% (1 pass / 1 tested / 1 untested)" in row
 
 
 def test_workload_coverage_counts_calls_and_flops():

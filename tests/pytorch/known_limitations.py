@@ -15,7 +15,7 @@ class Known:
 
 KNOWN: list[Known] = [
     Known(r"test_opinfo_consistency::test_noncontiguous_matches_contiguous_to_sparse_",
-          "deeplink has no sparse layouts (it registers no SparsePrivateUse1 kernels): to_sparse on a deeplink "
-          "tensor raises; keep sparse tensors on the CPU",
+          "deeplink has no sparse layouts: to_sparse on a deeplink tensor raises NotImplementedError naming "
+          "the op and the layout (csrc/shim/layouts.cpp); keep sparse tensors on the CPU",
           "no PyTorch limitation: a deeplink gap"),
 ]
