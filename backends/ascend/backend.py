@@ -64,7 +64,8 @@ class AscendBackend(Backend):
         emulated = EMULATOR_MARK in soc
         self.verified_on = ("emulator (host memory, ATen CPU reference math); no Ascend hardware"
                             if emulated else f"CANN runtime on {soc or 'an Ascend device'}")
-        return Availability.yes(home=s.libs.home, libraries=dict(s.libs.paths), devices=s.devices, soc=soc,
+        return Availability.yes(home=s.libs.home, libraries=dict(s.libs.paths),
+                                operator_libraries=[lib._name for lib in s.libs.op_libraries], devices=s.devices, soc=soc,
                                 emulator=emulated, aclnn_functions=len(needed) - len(missing),
                                 missing_aclnn_functions=missing,
                                 missing_optional_runtime_symbols=s.acl.missing_optional)

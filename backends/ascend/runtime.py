@@ -40,6 +40,9 @@ def acl_init(acl: Acl) -> None:
         _initialized_libs.add(key)
 
 
+ASYNC_COPY_ALIGNMENT = 64   # bytes; aclrtMemcpyAsync's documented requirement on dst and src
+
+
 class AscendRuntime(Runtime):
     host_accessible = False  # device memory is HBM on the NPU, not addressable by the CPU
 
@@ -99,6 +102,13 @@ class AscendRuntime(Runtime):
         self.bind(device)
         s = self.acl_stream(device, stream)
         context = f"{_KIND_NAME[kind]}, {nbytes} bytes, device {device}"
+        if dst % ASYNC_COPY_ALIGNMENT or src % ASYNC_COPY_ALIGNMENT:
+            # aclrtMemcpyAsync takes only 64-byte aligned addresses (CANN docs) and views start
+            # anywhere: wait for the stream's queued work, then copy synchronously.
+            self.acl.check(self.acl.aclrtSynchronizeStream(s), "aclrtSynchronizeStream", context)
+            self.acl.check(self.acl.aclrtMemcpy(dst, nbytes, src, nbytes, _ACL_KIND[kind]), "aclrtMemcpy",
+                           f"{context}, unaligned dst {dst:#x} / src {src:#x}")
+            return
         # Queued on the stream so the copy lands after the kernels already queued there.
         self.acl.check(self.acl.aclrtMemcpyAsync(dst, nbytes, src, nbytes, _ACL_KIND[kind], s),
                        "aclrtMemcpyAsync", context)

@@ -713,6 +713,12 @@ EMU_EXPORT aclError aclrtMemcpyAsync(void* dst, size_t destMax, const void* src,
   if (count == 0) return acl_code::SUCCESS;
   aclrtMemcpyKind k;
   if (aclError e = copy_checks("aclrtMemcpyAsync", dst, destMax, src, count, kind, &k)) return e;
+  // CANN documents that aclrtMemcpyAsync needs 64-byte aligned source and destination addresses
+  // (aclrtMemcpy does not); the runtime rejects others, so the emulator does too.
+  if (reinterpret_cast<uintptr_t>(dst) % 64 || reinterpret_cast<uintptr_t>(src) % 64)
+    return set_error("aclrtMemcpyAsync", acl_code::INVALID_PARAM,
+                     "dst " + hex(dst) + " and src " + hex(src) +
+                         " must both be 64-byte aligned (use aclrtMemcpy for unaligned addresses)");
   Task t;
   t.name = "aclrtMemcpyAsync";
   t.run = [dst, src, count] { std::memmove(dst, src, count); };

@@ -5,7 +5,14 @@
     <home>/lib64/libopapi.so      aclnn operators, reference math on ATen CPU
     <home>/lib64/libhccl.so       HCCL collectives between processes over loopback TCP (hccl.cpp)
 
-Point ASCEND_HOME_PATH at <home> and the backend loads the emulator exactly as it loads CANN;
+<home>/split/lib64/ holds the same emulator in the layout of newer CANN releases, which ship the
+operators as several libraries instead of libopapi.so (same objects, linked differently):
+
+    libopapi_math.so          elementwise and reduction operators (and the emulator's ATen glue)
+    libopapi_nn.so            nn and shape operators
+    libopapi_transformer.so   fused attention
+
+Point ASCEND_HOME_PATH at <home> (or <home>/split) and the backend loads the emulator exactly as it loads CANN;
 nothing in the backend links against it. The build runs g++ directly against the installed
 torch's headers and libraries (no CANN headers exist here, the emulator declares the documented
 ABI itself) and is cached by a hash of the sources, the torch version and the compiler, so only
@@ -36,6 +43,12 @@ LIBRARIES = {
     "libopapi.so": (["emu_aten.cpp", "ops_elementwise.cpp", "ops_shape.cpp", "ops_reduce.cpp",
                      "ops_nn.cpp", "ops_attention.cpp"], True, ["nnopbase", "ascendcl"]),
     "libhccl.so": (["hccl.cpp"], False, ["ascendcl"]),
+}
+# The split operator libraries of <home>/split/lib64: name -> (objects' sources, other libraries it needs).
+SPLIT_OPAPI = {
+    "libopapi_math.so": (["emu_aten.cpp", "ops_elementwise.cpp", "ops_reduce.cpp"], ["nnopbase", "ascendcl"]),
+    "libopapi_nn.so": (["ops_nn.cpp", "ops_shape.cpp"], ["opapi_math", "nnopbase", "ascendcl"]),
+    "libopapi_transformer.so": (["ops_attention.cpp"], ["opapi_math", "nnopbase", "ascendcl"]),
 }
 CACHE_ENV = "DEEPLINK_ASCEND_EMULATOR_CACHE"
 
@@ -102,8 +115,26 @@ def _compile_all(out: Path, cxx: str, torch_cflags, torch_ldflags, jobs: int) ->
         if needs_torch:
             cmd += torch_ldflags
         _run(cmd, out)
+    _link_split(out, cxx, torch_ldflags)
     for o in out.glob("*.o"):
         o.unlink()
+
+
+def _link_split(out: Path, cxx: str, torch_ldflags) -> None:
+    """<out>/split/lib64: the runtime, nnopbase and hccl as they are, the operators split up."""
+    split = out / "split" / "lib64"
+    split.mkdir(parents=True)
+    for lib in ("libascendcl.so", "libnnopbase.so", "libhccl.so"):
+        shutil.copy2(out / "lib64" / lib, split / lib)
+    for lib, (sources, deps) in SPLIT_OPAPI.items():  # dict order: libopapi_math first
+        objects = [str(out / (src + ".o")) for src in sources]
+        _run([cxx, "-shared", "-o", str(split / lib), *objects, f"-Wl,-soname,{lib}", f"-L{split}",
+              "-Wl,-rpath,$ORIGIN", *[f"-l{d}" for d in deps], "-lpthread", *torch_ldflags], out)
+
+
+def split_home(home: Path) -> Path:
+    """The emulated install in the split-operator-library layout of newer CANN releases."""
+    return Path(home) / "split"
 
 
 def build(verbose: bool = False) -> Path:

@@ -42,7 +42,9 @@ UNARY(aclnnAtanh, kNumeric, at::atanh(x))
 UNARY(aclnnSigmoid, kFloatsD, at::sigmoid(x))
 UNARY(aclnnRelu, kNumeric, at::relu(x))
 UNARY(aclnnSilu, kFloatsD, at::silu(x))
-UNARY(aclnnGelu, kFloatsD, at::gelu(x))
+// CANN's aclnnGelu is the tanh approximation (its operator doc gives 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))));
+// the exact (erf) form is only reachable through aclnnGeluV2(approximate=0).
+UNARY(aclnnGelu, kFloatsD, at::gelu(x, "tanh"))
 UNARY(aclnnErf, kNumeric, at::erf(x))
 UNARY(aclnnErfinv, kFloatsD, at::erfinv(x))
 UNARY(aclnnReciprocal, kNumeric, at::reciprocal(x))
@@ -53,6 +55,16 @@ UNARY(aclnnTrunc, kNumeric, at::trunc(x))
 UNARY(aclnnSign, kNumeric, at::sign(x))
 UNARY(aclnnLogicalNot, kAll, at::logical_not(x))
 UNARY(aclnnBitwiseNot, kAll, at::bitwise_not(x))
+
+// aclnnGeluV2(x, approximate, y): approximate is int64_t, 0 = none (erf), 1 = tanh (CANN operator doc).
+ACLNN_OP(aclnnGeluV2, (const aclTensor* x, int64_t approximate, aclTensor* y), {
+  TensorDesc s = tensor_arg(x, "x"), o = tensor_arg(y, "y");
+  require_dtype("x", s, kFloatsD);
+  require(approximate == 0 || approximate == 1,
+          "approximate must be 0 (none) or 1 (tanh), got " + std::to_string(approximate));
+  const char* mode = approximate == 1 ? "tanh" : "none";
+  return plan({&s, &o}, [=](bool meta) { emit("y", view(o, meta), at::gelu(view(s, meta), mode)); });
+})
 
 // out = f(self, other)
 #define BINARY(NAME, DTYPES, EXPR)                                                  \

@@ -158,7 +158,22 @@ ACLNN_OP(aclnnNLLLossBackward, (const aclTensor* gradOutput, const aclTensor* se
 GRAD_OP(aclnnSiluBackward, self, at::silu_backward(go, v))
 GRAD_OP(aclnnTanhBackward, output, at::tanh_backward(go, v))
 GRAD_OP(aclnnSigmoidBackward, output, at::sigmoid_backward(go, v))
-GRAD_OP(aclnnGeluBackward, self, at::gelu_backward(go, v))
+GRAD_OP(aclnnGeluBackward, self, at::gelu_backward(go, v, "tanh"))  // backward of aclnnGelu: the tanh form
+
+// aclnnGeluBackwardV2(gradOutput, self, approximate, gradInput): unlike aclnnGeluV2, approximate is
+// a string here, "none" or "tanh" (CANN operator doc and header, aclnn_gelu_backward_v2.h).
+ACLNN_OP(aclnnGeluBackwardV2, (const aclTensor* gradOutput, const aclTensor* self, char* approximate,
+                               aclTensor* gradInput), {
+  TensorDesc g = tensor_arg(gradOutput, "gradOutput"), x = tensor_arg(self, "self");
+  TensorDesc o = tensor_arg(gradInput, "gradInput");
+  require_dtype("gradOutput", g, kFloatsD);
+  if (approximate == nullptr) throw EmuError{acl_code::NN_ERR_PARAM_NULLPTR, "approximate is NULL"};
+  std::string mode(approximate);
+  require(mode == "none" || mode == "tanh", "approximate must be \"none\" or \"tanh\", got \"" + mode + "\"");
+  return plan({&g, &x, &o}, [=](bool meta) {
+    emit("gradInput", view(o, meta), at::gelu_backward(view(g, meta), view(x, meta), mode));
+  });
+})
 
 ACLNN_OP(aclnnThresholdBackward, (const aclTensor* gradOutput, const aclTensor* self, const aclScalar* threshold, aclTensor* out), {
   TensorDesc g = tensor_arg(gradOutput, "gradOutput"), x = tensor_arg(self, "self"), o = tensor_arg(out, "out");

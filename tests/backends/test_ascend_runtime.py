@@ -202,3 +202,32 @@ def test_without_waiting_another_stream_sees_stale_memory():
         torch.deeplink.current_stream().wait_stream(s)
         assert torch.equal(y.cpu(), torch.full((256,), 2.0))
         settle_and_check_clean()
+
+
+@pytest.mark.parametrize("offset", [1, 3, 17])
+def test_views_at_odd_storage_offsets_copy_correctly(offset):
+    """aclrtMemcpyAsync needs 64-byte aligned dst and src (CANN docs; the emulator rejects others
+    with ACL error 100000): views that start at an odd element must still copy both ways."""
+    base = torch.arange(100, dtype=torch.float32)
+    with on_ascend():
+        dev = base.to("deeplink")
+        view = dev[offset:offset + 40]
+        assert torch.equal(view.cpu(), base[offset:offset + 40])                  # D2H from an unaligned src
+        view.copy_(base[offset + 1:offset + 41])                                 # H2D from and to unaligned
+        assert torch.equal(dev.cpu()[offset:offset + 40], base[offset + 1:offset + 41])
+        other = torch.zeros(100).to("deeplink")
+        other[offset:offset + 40].copy_(view)                                    # D2D, both unaligned
+        assert torch.equal(other.cpu()[offset:offset + 40], base[offset + 1:offset + 41])
+        settle_and_check_clean()
+
+
+def test_the_emulator_rejects_unaligned_async_copies_like_the_runtime(rt):
+    _, acl, _, _ = ascend_state()
+    a = rt.malloc(0, 256)
+    src = torch.zeros(64)
+    try:
+        code = acl.aclrtMemcpyAsync(a + 4, 128, src.data_ptr(), 128, 1, rt.default_stream(0))
+        assert code == 100000
+        assert "64-byte aligned" in acl.recent_error()
+    finally:
+        rt.free(0, a)

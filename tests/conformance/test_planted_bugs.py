@@ -6,7 +6,7 @@ planted_kernels.BUGS replaced (stride, in-place, out=, dtype slips, ignored argu
 downcast, tie-breaking, NaN handling, per-dtype, backward-only and foreach-list bugs, a segfault)
 and cumsum left out (it runs through the CPU fallback). The default run covers a few bug kinds in
 float32; the whole table runs as a slow test (`pytest -m slow tests/conformance/test_planted_bugs.py`,
-about 5 minutes on 2 loaded cores).
+about 2 minutes on 2 loaded cores).
 """
 import json
 from pathlib import Path

@@ -6,15 +6,17 @@ away, so a missing or too-old install is reported by name instead of failing mid
 
     libascendcl.so   ACL runtime: devices, memory, copies, streams, events, error messages
     libnnopbase.so   aclTensor / aclScalar / aclIntArray / ... (the aclnn "meta" API)
-    libopapi.so      the aclnn operators (aclnnXxxGetWorkspaceSize + aclnnXxx)
+    libopapi.so      the aclnn operators (aclnnXxxGetWorkspaceSize + aclnnXxx); newer CANN
+                     releases split it into libopapi_math.so, libopapi_nn.so, libopapi_cv.so,
+                     libopapi_transformer.so, ... (libopapi_*.so): every one found is opened and
+                     an operator's symbols are looked up in whichever library has them
 
 Where they are looked for, in order:
   1. $ASCEND_HOME_PATH, $ASCEND_TOOLKIT_HOME, $ASCEND_CANN_PACKAGE_PATH (set by CANN's set_env.sh)
   2. /usr/local/Ascend/ascend-toolkit/latest, /usr/local/Ascend/cann, ~/Ascend/ascend-toolkit/latest
   3. every directory on $LD_LIBRARY_PATH
 and inside each install: lib64/, runtime/lib64/, <arch>-linux/lib64/.
-Extra operator libraries (a custom op package, or a CANN release that splits libopapi.so) can be
-named in $DEEPLINK_ASCEND_OP_LIBS (colon-separated file names, searched in the same directories).
+Extra operator libraries (a custom op package) can be named in $DEEPLINK_ASCEND_OP_LIBS (colon-separated file names, searched in the same directories).
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ LIBRARY_NAMES = {
     "nnopbase": ("libnnopbase.so",),
     "opapi": ("libopapi.so",),
 }
+# Newer CANN releases ship the operators split by domain instead of (or beside) libopapi.so.
+SPLIT_OPAPI_PATTERN = "libopapi_*.so"
 
 RUNTIME_SYMBOLS = (
     "aclInit", "aclrtSetDevice", "aclrtGetDeviceCount", "aclrtMalloc", "aclrtFree", "aclrtMemcpy",
@@ -62,9 +66,10 @@ class CannNotFound(RuntimeError):
 
 @dataclass
 class Located:
-    paths: dict                      # role -> absolute path
+    paths: dict                      # role -> absolute path ("opapi": libopapi.so or the first split library)
     extra_op_libs: list
     searched: list                   # directories looked at, in order
+    op_libs: list = field(default_factory=list)   # every operator library: libopapi.so and/or libopapi_*.so
 
 
 @dataclass
@@ -135,6 +140,9 @@ def locate(extra_homes=()) -> Located:
             if hit:
                 paths[role] = str(hit)
                 break
+    op_libs = _operator_libraries(existing)
+    if op_libs and "opapi" not in paths:
+        paths["opapi"] = op_libs[0]
     missing = [LIBRARY_NAMES[r][0] for r in LIBRARY_NAMES if r not in paths]
     if missing:
         set_vars = [v for v in HOME_VARIABLES if os.environ.get(v)]
@@ -143,6 +151,8 @@ def locate(extra_homes=()) -> Located:
                      "exists at " + ", ".join(DEFAULT_HOMES))
         else:
             where = "searched " + ", ".join(str(d) for d in existing)
+        if "opapi" not in paths:
+            missing = [m if m != "libopapi.so" else f"libopapi.so (or the split {SPLIT_OPAPI_PATTERN})" for m in missing]
         raise CannNotFound(
             f"CANN not found: {', '.join(missing)} missing ({where}). Install the CANN toolkit and run "
             "`source /usr/local/Ascend/ascend-toolkit/set_env.sh` (it sets ASCEND_HOME_PATH and "
@@ -155,7 +165,18 @@ def locate(extra_homes=()) -> Located:
             raise CannNotFound(f"${EXTRA_OP_LIBS_VARIABLE} names {name}, which is in none of "
                                + ", ".join(str(d) for d in existing))
         extras.append(str(hit))
-    return Located(paths, extras, [str(d) for d in dirs])
+    return Located(paths, extras, [str(d) for d in dirs], op_libs)
+
+
+def _operator_libraries(existing) -> list:
+    """The operator libraries of the first directory that has any: libopapi.so and/or the split
+    libopapi_*.so of newer releases (all of them: an operator may live in any)."""
+    for d in existing:
+        found = [d / LIBRARY_NAMES["opapi"][0]] if (d / LIBRARY_NAMES["opapi"][0]).exists() else []
+        found += sorted(d.glob(SPLIT_OPAPI_PATTERN))
+        if found:
+            return [str(p) for p in found]
+    return []
 
 
 def _open(path: str) -> ctypes.CDLL:
@@ -177,7 +198,7 @@ def load(located: Located | None = None) -> CannLibraries:
     located = located or locate()
     runtime = _open(located.paths["runtime"])
     nnopbase = _open(located.paths["nnopbase"])
-    ops = [_open(located.paths["opapi"])] + [_open(p) for p in located.extra_op_libs]
+    ops = [_open(p) for p in (located.op_libs or [located.paths["opapi"]])] + [_open(p) for p in located.extra_op_libs]
     libs = CannLibraries(located.paths, runtime, nnopbase, ops)
     missing_rt = _missing(runtime, RUNTIME_SYMBOLS)
     missing_meta = [n for n in META_SYMBOLS if libs.symbol(n) is None]

@@ -132,6 +132,8 @@ SIGNATURES.update({
     "aclnnTanhBackward": ("T", "T", "T"),
     "aclnnSigmoidBackward": ("T", "T", "T"),
     "aclnnGeluBackward": ("T", "T", "T"),
+    "aclnnGeluV2": ("T", "i64", "T"),                   # approximate: 0 none, 1 tanh
+    "aclnnGeluBackwardV2": ("T", "T", "str", "T"),      # approximate: "none" / "tanh" (a string here)
     "aclnnThresholdBackward": ("T", "T", "S", "T"),
     "aclnnInplaceUniform": ("T", "f64", "f64", "u64", "u64"),
     "aclnnInplaceNormal": ("T", "f32", "f32", "i64", "i64"),

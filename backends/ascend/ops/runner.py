@@ -298,6 +298,8 @@ class Runner:
             return c.bool_array(v, r.describe())
         if code == "dt":
             return acl_dtype(v)
+        if code == "str":
+            return v.encode()
         if code == "b":
             return bool(v)
         if code in ("f64", "f32"):

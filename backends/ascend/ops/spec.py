@@ -76,6 +76,11 @@ def DT(fn: Callable) -> Ref:
     return Ref("dt", fn=fn)
 
 
+def STR(value: Optional[str] = None, fn: Optional[Callable] = None) -> Ref:
+    """A NUL-terminated char* (a constant, or computed from the call)."""
+    return Ref("str", value=value, fn=fn)
+
+
 @dataclass(frozen=True)
 class Variant:
     """An alternative aclnn call taken when `when(bound)` holds."""

@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 
 from . import attention, composites
-from .spec import (ALL, B, BA, DT, F32, F64, FLOATS, FLOATS_NO_F64, I8, I32, I64, IA, INDEX, L, NUMERIC, OUT, S, T, U64,
-                     Op, arg, dims_or_all, out_dtype, scalar_variant)
+from .spec import (ALL, B, BA, DT, F32, F64, FLOATS, FLOATS_NO_F64, I8, I32, I64, IA, INDEX, L, NUMERIC, OUT, S, STR, T,
+                   U64, Op, arg, dims_or_all, out_dtype, scalar_variant)
 
 
 # -- adapters (prepare=...) and small computed arguments ---------------------------------------------
@@ -72,8 +72,15 @@ ROUNDING = {None: 0, "trunc": 1, "floor": 2}   # aclnnDivMod `mode`
 SCATTER_REDUCE = {"add": 1, "multiply": 2}       # aclnnScatter `reduce` (0 replaces)
 
 
-def _unsupported_gelu(b):
-    return b.args.get("approximate", "none") != "none"
+GELU_APPROXIMATE = {"none": 0, "tanh": 1}   # aclnnGeluV2 `approximate` (int64); the backward takes the string
+
+
+def gelu_mode(b):
+    return GELU_APPROXIMATE[b.args.get("approximate") or "none"]
+
+
+def gelu_mode_name(b):
+    return b.args.get("approximate") or "none"
 
 
 def _index_unsupported(b):
@@ -176,8 +183,8 @@ def _elementwise():
         Op("pow.Tensor_Tensor", "aclnnPowTensorTensor", _refs(T("self"), T("exponent"), OUT()), NUMERIC,
            variants=(scalar_variant("exponent", "aclnnPowTensorScalar", _refs(T("self"), S("exponent"), OUT())),)),
         Op("pow.Scalar", "aclnnPowScalarTensor", _refs(S("self"), T("exponent"), OUT()), NUMERIC),
-        Op("gelu", "aclnnGelu", _refs(T("self"), OUT()), FLOATS, supports=_unsupported_gelu,
-           note="approximate='tanh' is not native"),
+        # Not aclnnGelu: CANN documents it as the tanh approximation, whatever aten's mode.
+        Op("gelu", "aclnnGeluV2", _refs(T("self"), I64(fn=gelu_mode), OUT()), FLOATS),
         Op("isnan", "aclnnNeTensor", _refs(T("self"), T("self"), OUT()), ALL, note="x != x holds exactly for NaN"),
         Op("where.self", "aclnnSWhere", _refs(T("condition"), T("self"), T("other"), OUT()), ALL),
         Op("clamp", "aclnnClamp", _refs(T("self"), S("min", optional=True), S("max", optional=True), OUT()), NUMERIC),
@@ -319,8 +326,8 @@ def _nn():
         Op("silu_backward", "aclnnSiluBackward", _refs(T("grad_output"), T("self"), OUT()), FLOATS),
         Op("tanh_backward", "aclnnTanhBackward", _refs(T("grad_output"), T("output"), OUT()), FLOATS),
         Op("sigmoid_backward", "aclnnSigmoidBackward", _refs(T("grad_output"), T("output"), OUT()), FLOATS),
-        Op("gelu_backward", "aclnnGeluBackward", _refs(T("grad_output"), T("self"), OUT()), FLOATS,
-           supports=_unsupported_gelu),
+        Op("gelu_backward", "aclnnGeluBackwardV2", _refs(T("grad_output"), T("self"), STR(fn=gelu_mode_name), OUT()),
+           FLOATS),
         Op("threshold_backward", "aclnnThresholdBackward", _refs(T("grad_output"), T("self"), S("threshold"), OUT()),
            NUMERIC),
         Op("uniform_", "aclnnInplaceUniform", _refs(T("self"), F64("from"), F64("to"), U64("_seed"), U64("_offset")),
