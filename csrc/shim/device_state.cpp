@@ -2,6 +2,7 @@
 
 #include "runtime.h"
 
+#include <algorithm>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -18,6 +19,12 @@ std::unordered_map<int, std::vector<void*>> g_streams;  // device -> runtime han
 int device_count() {
   int id = active_backend_id();
   return id < 0 ? 1 : backend_slot(id).device_count;
+}
+
+int max_device_count() {
+  int most = 1;
+  for (int id = 0; id < num_backend_slots(); ++id) most = std::max(most, backend_slot(id).device_count);
+  return most;
 }
 
 void check_device_index(int device) {

@@ -6,6 +6,7 @@
 namespace deeplink {
 
 int device_count();            // of the active backend (1 before any backend is active)
+int max_device_count();        // the most devices any registered backend has (at least 1)
 int current_device();
 void set_current_device(int device);
 void check_device_index(int device);

@@ -4,6 +4,8 @@
 #include "device_state.h"
 #include "runtime.h"
 
+#include <algorithm>
+
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 
 namespace deeplink {
@@ -42,7 +44,17 @@ struct GuardImpl final : public c10::impl::DeviceGuardImplInterface {
     } catch (...) {
     }
   }
-  c10::DeviceIndex deviceCount() const noexcept override { return static_cast<c10::DeviceIndex>(device_count()); }
+  // Autograd sizes its per-device worker threads from this, once, at the first backward of the
+  // process; a later deeplink.use() of a backend with more devices must still find a thread for
+  // each index. So this is not the active backend's count: it is the most devices of any backend
+  // set up so far, and at least kAutogradDevices, as backends are set up lazily (a backend first
+  // activated after the first backward is covered up to that many devices). One idle thread per
+  // index is the whole cost. torch.deeplink.device_count() and the accelerator hooks keep the
+  // active backend's count.
+  static constexpr int kAutogradDevices = 8;
+  c10::DeviceIndex deviceCount() const noexcept override {
+    return static_cast<c10::DeviceIndex>(std::max(max_device_count(), kAutogradDevices));
+  }
 
   c10::Stream getStream(c10::Device d) const override { return current_stream(resolved(d).index()); }
   c10::Stream getDefaultStream(c10::Device d) const override {

@@ -48,9 +48,13 @@ def _compare(dev, cpu, dev_model, cpu_model):
         # the CPU runs SDPA with its own flash kernel, so sums are ordered differently
         torch.testing.assert_close(dev_grads[name], g, rtol=1e-4, atol=1e-6, msg=name)
     for (name, p_dev), (_, p_cpu) in zip(dev_model.named_parameters(), cpu_model.named_parameters()):
-        # Adam normalises each update to ~lr, so elements whose gradient is ~0 differ by rounding
-        # noise times lr; a wrong gradient would move parameters by ~lr (1e-3) per step.
-        torch.testing.assert_close(p_dev.detach().cpu(), p_cpu.detach(), rtol=0, atol=1e-4, msg=name)
+        # Adam normalises each update to ~lr, so an element whose gradient is within the gradient
+        # tolerance of 0 moves by rounding noise times lr (up to lr per step either way: only
+        # bounded); elsewhere a wrong gradient would move parameters by ~lr (1e-3) per step.
+        diff = (p_dev.detach().cpu() - p_cpu.detach()).abs()
+        noise_driven = cpu_grads[name].abs() <= 1e-6
+        assert (diff[~noise_driven] <= 1e-4).all(), f"{name}: {diff[~noise_driven].max().item():.2e}"
+        assert (diff[noise_driven] <= 2 * 1e-3 * len(cpu_losses)).all(), name
 
 
 def test_tiny_llama_trains_on_emulated_ascend_like_on_cpu():

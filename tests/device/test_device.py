@@ -1,6 +1,10 @@
 """Devices of torch.deeplink and torch.accelerator: counts, switching, guards, properties, init."""
 import multiprocessing
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -106,3 +110,35 @@ def test_spawned_process_uses_the_device():
         if p.is_alive():
             p.kill()
     assert p.exitcode == 0
+
+
+def test_backward_after_switching_to_a_backend_with_more_devices():
+    # Autograd makes its per-device worker threads once, at the first backward of a process; a
+    # registered backend activated later with more devices than the one active then must still
+    # find one per index (csrc/shim/guard.cpp).
+    code = """
+import torch, deeplink
+from deeplink.runtime import HostRuntime
+from plugins.hostbackend import TableBackend
+
+class ThreeDevices(HostRuntime):  # three host-memory devices
+    def device_count(self):
+        return 3
+
+    def _check_device(self, device):
+        assert 0 <= device < 3
+
+deeplink.register_backend(TableBackend("three-devices", {}, ThreeDevices()))
+deeplink.use("cpu")
+x = torch.ones(2, device="deeplink", requires_grad=True)
+(x * 2).sum().backward()                       # autograd sizes its device threads here
+deeplink.use("three-devices")
+y = torch.ones(2, device="deeplink:2", requires_grad=True)
+(y * 2).sum().backward()
+print("grad", y.grad.cpu().tolist(), y.grad.device)
+"""
+    tests = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "grad [2.0, 2.0] deeplink:2" in proc.stdout, proc.stdout + proc.stderr[-2000:]
