@@ -225,28 +225,8 @@ scenario("switch-race", "4 threads run ops while 2 threads switch cpu <-> a Pyth
 
 # ---------------------------------------------------------------- process exit
 scenario("exit-graph-release", "the program ends while autograd's device thread still releases the last "
-         "backward's graph (its release lets go of the GIL for 0.5 s)", """
-    import time, torch, deeplink
-
-    class SlowToDie:
-        def __call__(self):
-            pass
-        def __del__(self):
-            time.sleep(0.5)
-
-    class Double(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            return x * 2
-        @staticmethod
-        def backward(ctx, g):
-            torch.autograd.Variable._execution_engine.queue_callback(SlowToDie())
-            return g * 2
-
-    x = torch.ones(3, device="deeplink", requires_grad=True)
-    Double.apply(x).sum().backward()
-    print("RESULT: backward done, grad", x.grad.cpu().tolist())
-""")
+         "backward's graph (its release lets go of the GIL for 0.5 s)",
+         (REPO / "tests" / "reliability" / "slow_graph_release.py").read_text())
 
 
 # ---------------------------------------------------------------- build cache

@@ -12,34 +12,8 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
 
-# A backward whose graph task the autograd device thread releases while the main thread exits:
-# releasing the final callback lets go of the GIL for half a second (as any __del__ can), so the
-# main thread reaches interpreter shutdown before the device thread is done. Without the exit
-# hook this aborts every time.
-SLOW_RELEASE = """
-import time
-import torch
-import deeplink
-
-class SlowToDie:
-    def __call__(self):
-        pass
-    def __del__(self):
-        time.sleep(0.5)
-
-class Double(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x * 2
-    @staticmethod
-    def backward(ctx, g):
-        torch.autograd.Variable._execution_engine.queue_callback(SlowToDie())
-        return g * 2
-
-x = torch.ones(3, device="deeplink", requires_grad=True)
-Double.apply(x).sum().backward()
-print("grad", x.grad.cpu().tolist())
-"""
+# The program that ends while the device thread releases its graph (its docstring says how).
+SLOW_RELEASE = (TESTS / "reliability" / "slow_graph_release.py").read_text()
 
 # After the gate closes (as it does at exit), the main thread, which holds the GIL, still runs
 # Python kernels; the autograd device thread is refused with an error that names the op, instead
@@ -77,7 +51,7 @@ def test_exit_while_the_device_thread_releases_a_graph_is_clean():
     for _ in range(3):
         proc = run(SLOW_RELEASE)
         assert proc.returncode == 0, f"exit code {proc.returncode}:\n{proc.stderr[-3000:]}"
-        assert "grad [2.0, 2.0, 2.0]" in proc.stdout
+        assert "RESULT: backward done, grad [2.0, 2.0, 2.0]" in proc.stdout
 
 
 def test_closed_gate_refuses_other_threads_with_a_clear_error():
